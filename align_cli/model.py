@@ -1,0 +1,164 @@
+"""Model stage: resolve a ``--model`` name and load the model and tokenizer.
+
+A name is, in order of precedence: a local folder (anything ``save_pretrained`` wrote), the
+OPUS-MT shorthand ``opus-mt-xx-yy`` (expanded to ``Helsinki-NLP/opus-mt-xx-yy``), or a
+Hugging Face hub id. Loading never runs code from the hub unless ``trust_remote_code`` is
+asked for, and prefers safetensors weights.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from align_cli.errors import ModelError
+
+OPUS_MT_ORGANISATION = "Helsinki-NLP"
+
+
+def resolve_model_name(name: str) -> str:
+    """Map ``--model`` to what ``from_pretrained`` takes (a folder or a hub id)."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return str(path)
+    if name.startswith("opus-mt-") and "/" not in name:
+        return f"{OPUS_MT_ORGANISATION}/{name}"
+    # A hub id is "name" or "organisation/name"; anything else can only be a local path.
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise ModelError(
+            f"model folder {name!r} does not exist; give a folder written by "
+            "save_pretrained, a hub id, or opus-mt-xx-yy"
+        )
+    return name
+
+
+def _hub_failure(name: str, resolved: str, error: BaseException) -> ModelError:
+    return ModelError(
+        f"could not load model {name!r} ({resolved}) from the Hugging Face hub or its cache "
+        f"({type(error).__name__}); without network, download it elsewhere with "
+        f"`hf download {resolved} --local-dir DIR` and pass --model DIR"
+    )
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError(
+            "--device cuda was asked for but no CUDA GPU is available; use --device cpu"
+        )
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """``auto`` is float32 on the CPU and bfloat16 (else float16) on a GPU."""
+    if dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    choices = {
+        "float32": torch.float32,
+        "bfloat16": torch.bfloat16,
+        "float16": torch.float16,
+        "float64": torch.float64,
+    }
+    if dtype not in choices:
+        raise ModelError(f"unknown --dtype {dtype!r}; choose auto, {', '.join(choices)}")
+    return choices[dtype]
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for alignment, with where it came from (for the run's signature)."""
+
+    name: str
+    source: str  # folder or hub id passed to from_pretrained
+    model: Any  # transformers.PreTrainedModel
+    tokenizer: Any  # transformers tokenizer
+    revision: str | None
+    device: torch.device
+    dtype: torch.dtype
+
+    @property
+    def model_type(self) -> str:
+        return str(getattr(self.model.config, "model_type", "unknown"))
+
+
+def load_model(
+    name: str,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+    for_embedding: bool = False,
+) -> LoadedModel:
+    """Load ``name`` as a seq2seq model (or, with ``for_embedding``, any encoder)."""
+    # Imported lazily: transformers takes seconds to import and `xalign eval` never needs it.
+    import transformers
+    from transformers import AutoConfig, AutoTokenizer
+
+    # Progress bars and advice from transformers would land in the user's stderr log on
+    # every run; xalign reports what matters itself.
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+    source = resolve_model_name(name)
+    torch_device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    common: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
+    try:
+        config = AutoConfig.from_pretrained(source, **common)
+    except (OSError, ValueError) as error:
+        if Path(source).is_dir():
+            raise ModelError(f"{source} holds no usable config.json ({error})") from None
+        raise _hub_failure(name, source, error) from None
+
+    auto_class = transformers.AutoModel if for_embedding else transformers.AutoModelForSeq2SeqLM
+    if not for_embedding and not getattr(config, "is_encoder_decoder", False):
+        raise ModelError(
+            f"{name!r} is a {config.model_type!r} model without an encoder-decoder structure, "
+            "so it has no decoder cross-attention to align with; use a translation model "
+            "(Marian, M2M100, NLLB, mBART, T5, BART, FSMT) or an encoder such as mBERT"
+        )
+    try:
+        model = auto_class.from_pretrained(
+            source,
+            config=config,
+            dtype=torch_dtype,
+            attn_implementation="sdpa",
+            use_safetensors=None,
+            **common,
+        )
+    except ValueError as error:
+        if "sdpa" not in str(error).lower():
+            raise ModelError(f"cannot load {name!r} for alignment: {error}") from None
+        # Some architectures have no SDPA kernel; eager attention is correct, only slower.
+        model = auto_class.from_pretrained(source, config=config, dtype=torch_dtype, **common)
+    except OSError as error:
+        if Path(source).is_dir():
+            raise ModelError(f"{source} holds no loadable weights ({error})") from None
+        raise _hub_failure(name, source, error) from None
+    try:
+        with warnings.catch_warnings():
+            # MarianTokenizer asks for sacremoses, which it only uses for an optional
+            # punctuation normaliser that alignment never calls.
+            warnings.filterwarnings("ignore", message=".*sacremoses.*")
+            tokenizer = AutoTokenizer.from_pretrained(source, **common)
+    except (OSError, ValueError) as error:
+        raise ModelError(f"cannot load the tokenizer of {name!r}: {error}") from None
+    model.to(torch_device)
+    model.eval()
+    return LoadedModel(
+        name=name,
+        source=source,
+        model=model,
+        tokenizer=tokenizer,
+        revision=revision or getattr(config, "_commit_hash", None),
+        device=torch_device,
+        dtype=torch_dtype,
+    )

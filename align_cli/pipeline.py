@@ -1,0 +1,269 @@
+"""The alignment pipeline: corpus → subwords → attention → aggregation → extraction.
+
+:class:`Aligner` holds a loaded model and the settings; :meth:`Aligner.align_pairs` turns
+a stream of :class:`SentencePair` into a stream of :class:`AlignmentResult` in the same
+order. Pairs are read in windows, sorted by length inside a window so that batches carry
+little padding, batched under a token budget, and put back in input order before they
+are yielded: memory depends on the window, never on the corpus.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from align_cli import __version__
+from align_cli.aggregation import POOLINGS, WordMaps, sentence_matrix, word_scores
+from align_cli.attention import CrossAttentionReader
+from align_cli.corpus import pairs_from_texts
+from align_cli.errors import XalignError
+from align_cli.extraction import METHODS, extract, links_from_mask
+from align_cli.model import LoadedModel, load_model
+from align_cli.subwords import EncodedSide, PairEncoder
+from align_cli.types import AlignmentResult, SentencePair
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AlignmentSettings:
+    """How attention becomes links. Defaults are xalign's measured choice (README)."""
+
+    layers: tuple[int, ...] = (-2,)
+    heads: tuple[int, ...] | None = None  # None = mean over all heads
+    shift: bool = False
+    pooling: str = "mean"
+    method: str = "argmax"
+    threshold: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise XalignError(f"unknown pooling {self.pooling!r}; choose {', '.join(POOLINGS)}")
+        if self.method not in METHODS:
+            raise XalignError(f"unknown extraction {self.method!r}; choose {', '.join(METHODS)}")
+        if not self.layers:
+            raise XalignError("give at least one layer")
+
+    def describe(self) -> str:
+        layers = ",".join(str(layer) for layer in self.layers)
+        heads = "mean" if self.heads is None else ",".join(str(h) for h in self.heads)
+        method = self.method + (f">{self.threshold:g}" if self.method == "threshold" else "")
+        return (
+            f"layer:{layers}|heads:{heads}|shift:{'yes' if self.shift else 'no'}"
+            f"|pool:{self.pooling}|extract:{method}"
+        )
+
+
+@dataclass(frozen=True)
+class BatchingSettings:
+    batch_size: int = 64  # pairs per batch at most
+    max_tokens: int = 6000  # padded source + target tokens per batch at most
+    window: int = 2000  # pairs sorted together by length
+    max_length: int | None = None  # tokens per side; None = the model's limit
+
+
+@dataclass
+class _Encoded:
+    pair: SentencePair
+    src: EncodedSide
+    tgt: EncodedSide
+
+    @property
+    def cost(self) -> int:
+        return len(self.src.ids) + len(self.tgt.ids) + 1
+
+
+def model_length_limit(loaded: LoadedModel) -> int:
+    """Tokens one side may have: the position table size, if the model has one."""
+    config = loaded.model.config
+    limits = [getattr(config, name, None) for name in ("max_position_embeddings", "n_positions")]
+    model_max = getattr(loaded.tokenizer, "model_max_length", None)
+    limits.append(model_max if isinstance(model_max, int) and model_max < 1_000_000 else None)
+    known = [limit for limit in limits if isinstance(limit, int) and limit > 0]
+    return min(known) if known else 1_000_000
+
+
+def decoder_start_id(loaded: LoadedModel) -> int:
+    config = loaded.model.config
+    for source in (config, getattr(loaded.model, "generation_config", None)):
+        value = getattr(source, "decoder_start_token_id", None)
+        if value is not None:
+            return int(value)
+    if config.pad_token_id is not None:
+        return int(config.pad_token_id)
+    raise XalignError("the model config names no decoder_start_token_id")
+
+
+def _pad(rows: Sequence[np.ndarray], value: int) -> torch.Tensor:
+    width = max(len(row) for row in rows)
+    out = np.full((len(rows), width), value, dtype=np.int64)
+    for index, row in enumerate(rows):
+        out[index, : len(row)] = row
+    return torch.from_numpy(out)
+
+
+class Aligner:
+    """A model plus settings; call :meth:`align_pairs` on a stream of pairs."""
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        settings: AlignmentSettings | None = None,
+        batching: BatchingSettings | None = None,
+        *,
+        src_lang: str | None = None,
+        tgt_lang: str | None = None,
+        source_prefix: str | None = None,
+        target_language_token: str | None = None,
+        include_matrix: bool = False,
+        backend: str = "auto",
+    ):
+        self.loaded = loaded
+        self.settings = settings or AlignmentSettings()
+        self.batching = batching or BatchingSettings()
+        self.include_matrix = include_matrix
+        self.encoder = PairEncoder(
+            loaded.tokenizer,
+            src_lang=src_lang,
+            tgt_lang=tgt_lang,
+            source_prefix=source_prefix,
+            target_language_token=target_language_token,
+        )
+        self.reader = CrossAttentionReader(
+            loaded.model, self.settings.layers, self.settings.heads, backend=backend
+        )
+        self.length_limit = self.batching.max_length or model_length_limit(loaded)
+        self.start_id = decoder_start_id(loaded)
+        pad = loaded.tokenizer.pad_token_id
+        self.pad_id = int(pad if pad is not None else self.start_id)
+
+    @property
+    def signature(self) -> str:
+        """One line that pins down how the alignments were made, for reproducibility."""
+        revision = self.loaded.revision or "unknown"
+        return (
+            f"xalign:{__version__}|model:{self.loaded.name}|revision:{revision}"
+            f"|{self.settings.describe()}|sym:none"
+        )
+
+    # -- public API -------------------------------------------------------------------
+
+    def align_pairs(self, pairs: Iterable[SentencePair]) -> Iterator[AlignmentResult]:
+        """Align every pair, yielding results in input order (one per pair)."""
+        window: list[SentencePair] = []
+        for pair in pairs:
+            window.append(pair)
+            if len(window) >= self.batching.window:
+                yield from self._align_window(window)
+                window = []
+        if window:
+            yield from self._align_window(window)
+
+    def align_texts(
+        self, sources: list[str] | list[list[str]], targets: list[str] | list[list[str]]
+    ) -> list[AlignmentResult]:
+        return list(self.align_pairs(pairs_from_texts(sources, targets)))
+
+    # -- internals --------------------------------------------------------------------
+
+    def _align_window(self, window: list[SentencePair]) -> list[AlignmentResult]:
+        results: list[AlignmentResult | None] = [None] * len(window)
+        todo: list[tuple[int, _Encoded]] = []
+        for slot, pair in enumerate(window):
+            if not pair.src_words or not pair.tgt_words:
+                results[slot] = AlignmentResult(pair, matrix=self._empty_matrix(pair))
+                continue
+            encoded = _Encoded(
+                pair,
+                self.encoder.source.encode(pair.src_words),
+                self.encoder.target.encode(pair.tgt_words),
+            )
+            longest = max(len(encoded.src.ids), len(encoded.tgt.ids) + 1)
+            if longest > self.length_limit:
+                results[slot] = AlignmentResult(
+                    pair, skipped=f"{longest} tokens, more than the model's {self.length_limit}"
+                )
+                continue
+            todo.append((slot, encoded))
+        todo.sort(key=lambda item: item[1].cost)
+        for batch in self._batches(todo):
+            for (slot, _), result in zip(
+                batch, self._align_batch([e for _, e in batch]), strict=True
+            ):
+                results[slot] = result
+        return results  # type: ignore[return-value]
+
+    def _batches(self, todo: list[tuple[int, _Encoded]]) -> Iterator[list[tuple[int, _Encoded]]]:
+        batch: list[tuple[int, _Encoded]] = []
+        widest = 0
+        for item in todo:
+            widest_if_added = max(widest, item[1].cost)
+            if batch and (
+                len(batch) >= self.batching.batch_size
+                or widest_if_added * (len(batch) + 1) > self.batching.max_tokens
+            ):
+                yield batch
+                batch, widest_if_added = [], item[1].cost
+            batch.append(item)
+            widest = widest_if_added
+        if batch:
+            yield batch
+
+    def _align_batch(self, batch: list[_Encoded]) -> list[AlignmentResult]:
+        device = self.loaded.device
+        src_ids = _pad([e.src.ids for e in batch], self.pad_id)
+        src_mask = (_pad([np.ones_like(e.src.ids) for e in batch], 0)).to(device)
+        decoder_ids = _pad(
+            [np.concatenate(([self.start_id], e.tgt.ids)) for e in batch], self.pad_id
+        )
+        maps = WordMaps(
+            src_word_of_token=_pad([e.src.word_of_token for e in batch], -1).to(device),
+            tgt_word_of_token=_pad([e.tgt.word_of_token for e in batch], -1).to(device),
+            n_src_words=max(e.src.n_words for e in batch),
+            n_tgt_words=max(e.tgt.n_words for e in batch),
+        )
+        attention = self.reader(src_ids.to(device), src_mask, decoder_ids.to(device))
+        scores = word_scores(
+            attention, maps, shift=self.settings.shift, pooling=self.settings.pooling
+        )
+        return [
+            self._result(e.pair, sentence_matrix(scores[row], e.src.n_words, e.tgt.n_words))
+            for row, e in enumerate(batch)
+        ]
+
+    def _result(self, pair: SentencePair, matrix: np.ndarray) -> AlignmentResult:
+        mask = extract(matrix, self.settings.method, threshold_value=self.settings.threshold)
+        links = links_from_mask(mask)
+        scores = [float(matrix[i, j]) for i, j in links]
+        return AlignmentResult(pair, links, scores, matrix if self.include_matrix else None)
+
+    def _empty_matrix(self, pair: SentencePair) -> np.ndarray | None:
+        if not self.include_matrix:
+            return None
+        return np.zeros((len(pair.src_words), len(pair.tgt_words)), dtype=np.float32)
+
+
+def align(
+    sources: list[str] | list[list[str]],
+    targets: list[str] | list[list[str]],
+    model: str,
+    *,
+    settings: AlignmentSettings | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    **options: object,
+) -> Iterator[AlignmentResult]:
+    """Align sentence pairs with ``model``; yields one :class:`AlignmentResult` per pair.
+
+    ``sources``/``targets`` are sentences (split on whitespace) or lists of words.
+    """
+    loaded = load_model(model, device=device, dtype=dtype)
+    aligner = Aligner(loaded, settings, **options)  # type: ignore[arg-type]
+    return aligner.align_pairs(pairs_from_texts(sources, targets))
+
+
+__all__ = ["AlignmentSettings", "Aligner", "BatchingSettings", "align"]

@@ -1,0 +1,161 @@
+"""Subword stage: the user's words to model token ids, remembering which word each piece is.
+
+Each word is tokenized on its own and the pieces are concatenated between the model's
+special tokens (language tags, task prefixes, EOS). For SentencePiece models this equals
+tokenizing the whole sentence, since SentencePiece starts every whitespace-separated word
+with its own ``▁`` piece; for byte-level BPE (BART, RoBERTa-style) every word but the
+first is tokenized with a leading space, which is what the sentence-level tokenizer sees.
+Tokenizing word by word lets us cache each word's pieces: corpora are Zipfian, so after a
+few thousand sentences almost every word is a cache hit and tokenization costs next to
+nothing beside the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from align_cli.errors import ModelError
+
+CACHE_LIMIT = 500_000  # words per side; a bounded dict keeps memory flat on huge corpora
+
+
+@dataclass(frozen=True)
+class EncodedSide:
+    """One sentence side as model ids, with the word index of every piece.
+
+    ``word_of_token[k]`` is the index of the word that token ``k`` belongs to, or -1 for a
+    special token (EOS, language tag, task prefix) that must never be aligned.
+    """
+
+    ids: np.ndarray  # int64 [n_tokens]
+    word_of_token: np.ndarray  # int64 [n_tokens]
+    n_words: int
+
+
+def _is_byte_level(tokenizer: Any) -> bool:
+    """Whether the tokenizer encodes a word differently after a space (GPT-2-style BPE)."""
+    a = tokenizer("x", add_special_tokens=False)["input_ids"]
+    b = tokenizer(" x", add_special_tokens=False)["input_ids"]
+    return a != b and len(b) == len(a)
+
+
+def _locate_pieces(with_specials: list[int], pieces: list[int]) -> int:
+    for start in range(len(with_specials) - len(pieces) + 1):
+        if with_specials[start : start + len(pieces)] == pieces:
+            return start
+    return -1
+
+
+class SideEncoder:
+    """Encodes one side (source or target) of sentence pairs for a given tokenizer."""
+
+    def __init__(self, tokenizer: Any, *, target: bool, prefix_text: str | None = None):
+        self._tokenizer = tokenizer
+        self._target = target
+        self._cache: dict[tuple[str, bool], list[int]] = {}
+        self._space_sensitive = _is_byte_level(tokenizer)
+        self.prefix_ids, self.suffix_ids = self._special_template()
+        if prefix_text:
+            # A task prefix ("translate English to French:") is part of the model input
+            # but not one of the user's words: it becomes special (unaligned) tokens.
+            self.prefix_ids = self.prefix_ids + self._encode(prefix_text.strip(), False)
+        self._words_follow_prefix = bool(prefix_text)
+
+    def _encode(self, text: str, with_specials: bool) -> list[int]:
+        if self._target:
+            out = self._tokenizer(text_target=text, add_special_tokens=with_specials)
+        else:
+            out = self._tokenizer(text, add_special_tokens=with_specials)
+        return list(out["input_ids"])
+
+    def _special_template(self) -> tuple[list[int], list[int]]:
+        """The special tokens the tokenizer puts before and after a sentence's pieces."""
+        probe = "hello"
+        pieces = self._encode(probe, False)
+        full = self._encode(probe, True)
+        start = _locate_pieces(full, pieces) if pieces else -1
+        if start < 0:
+            raise ModelError(
+                "cannot tell where the tokenizer puts special tokens (it changes the pieces "
+                "of a word when special tokens are added); this tokenizer is not supported"
+            )
+        return full[:start], full[start + len(pieces) :]
+
+    def word_pieces(self, word: str, first: bool) -> list[int]:
+        key = (word, first or not self._space_sensitive)
+        cached = self._cache.get(key)
+        if cached is None:
+            text = word if key[1] else " " + word
+            cached = self._encode(text, False)
+            if len(self._cache) >= CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[key] = cached
+        return cached
+
+    def encode(self, words: Sequence[str]) -> EncodedSide:
+        ids: list[int] = list(self.prefix_ids)
+        owner: list[int] = [-1] * len(self.prefix_ids)
+        for index, word in enumerate(words):
+            pieces = self.word_pieces(word, index == 0 and not self._words_follow_prefix)
+            ids.extend(pieces)
+            owner.extend([index] * len(pieces))
+        ids.extend(self.suffix_ids)
+        owner.extend([-1] * len(self.suffix_ids))
+        return EncodedSide(
+            np.asarray(ids, dtype=np.int64), np.asarray(owner, dtype=np.int64), len(words)
+        )
+
+
+class PairEncoder:
+    """Source and target encoders for one model, with the language/prefix options applied."""
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        *,
+        src_lang: str | None = None,
+        tgt_lang: str | None = None,
+        source_prefix: str | None = None,
+        target_language_token: str | None = None,
+    ):
+        set_languages(tokenizer, src_lang=src_lang, tgt_lang=tgt_lang)
+        self.source = SideEncoder(tokenizer, target=False, prefix_text=source_prefix)
+        if target_language_token:
+            token_id = tokenizer.convert_tokens_to_ids(target_language_token)
+            if token_id is None or token_id == tokenizer.unk_token_id:
+                raise ModelError(
+                    f"the tokenizer has no token {target_language_token!r}; check the "
+                    "model's list of target languages (tokens such as >>fra<<)"
+                )
+            self.source.prefix_ids = [token_id, *self.source.prefix_ids]
+        self.target = SideEncoder(tokenizer, target=True)
+        unknown = tokenizer.unk_token_id
+        for side, name in ((self.source, "source"), (self.target, "target")):
+            if unknown is not None and unknown in side.prefix_ids + side.suffix_ids:
+                raise ModelError(
+                    f"the {name} side's special tokens include the unknown token; check "
+                    "--src-lang/--tgt-lang and the target language token against the model"
+                )
+
+
+def set_languages(tokenizer: Any, *, src_lang: str | None, tgt_lang: str | None) -> None:
+    """Set M2M100/NLLB/mBART-style language codes, failing clearly on unknown ones."""
+    for attribute, code in (("src_lang", src_lang), ("tgt_lang", tgt_lang)):
+        if code is None:
+            continue
+        if not hasattr(tokenizer, attribute):
+            raise ModelError(
+                f"this tokenizer takes no --{attribute.replace('_', '-')}; drop the option"
+            )
+        try:
+            setattr(tokenizer, attribute, code)
+        except (KeyError, ValueError):
+            known = getattr(tokenizer, "additional_special_tokens", None) or []
+            hint = f" (known codes include {', '.join(list(known)[:8])}, ...)" if known else ""
+            raise ModelError(
+                f"unknown language code {code!r} for --{attribute.replace('_', '-')}{hint}"
+            ) from None
