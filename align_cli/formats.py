@@ -32,13 +32,13 @@ import math
 import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from align_cli.corpus import read_lines
 from align_cli.errors import CorpusError
-from align_cli.types import AlignmentResult, Link
+from align_cli.types import AlignmentResult, Link, SentencePair
 
 READ_FORMATS = ("pharaoh", "naacl", "giza", "jsonl")
 WRITE_FORMATS = ("pharaoh", "naacl", "giza", "jsonl", "probs")
@@ -646,9 +646,14 @@ def _sentence_from_record(index: int, line_no: int, record: dict, path: str) -> 
     src_words = _json_words(record.get("src_words"), "src_words", path, line_no)
     tgt_words = _json_words(record.get("tgt_words"), "tgt_words", path, line_no)
     sure_set = frozenset(sure)
-    return AlignedSentence(
+    sentence = AlignedSentence(
         index, line_no, sure_set, frozenset(possible) - sure_set, scores, src_words, tgt_words
     )
+    if src_words is not None and tgt_words is not None:
+        check_indices(
+            sentence, len(src_words), len(tgt_words), path=path, lengths_from="its own words"
+        )
+    return sentence
 
 
 def _json_links(value: object, key: str, path: str, line_no: int) -> list[Link]:
@@ -677,8 +682,8 @@ def _json_links(value: object, key: str, path: str, line_no: int) -> list[Link]:
 def _json_scores(
     value: object, links: list[Link], key: str, path: str, line_no: int
 ) -> dict[Link, float]:
-    if value is None:
-        return {}
+    if value is None or value == []:
+        return {}  # format_jsonl writes [] for a result that carries no scores
     if not isinstance(value, list) or len(value) != len(links):
         raise CorpusError(
             f"'{key}' must be a list with one number per link ({len(links)})",
@@ -766,3 +771,112 @@ def read_alignments(
     if reverse:
         return (sentence.flipped() for sentence in sentences)
     return sentences
+
+
+# --------------------------------------------------------------------------- walking files together
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A file read sentence by sentence, for :func:`zip_streams`.
+
+    ``implicit_tail`` is true for NAACL files, which have no line for sentences without
+    links and so may legitimately end before the other files.
+    """
+
+    name: str
+    items: Iterable[AlignedSentence] | Iterable[SentencePair]
+    implicit_tail: bool = False
+
+
+def zip_streams(*streams: Stream) -> Iterator[tuple]:
+    """Walk several files in step, one sentence of each at a time.
+
+    A file that ends before another is a :class:`CorpusError` naming it and the line where
+    the next sentence should have been, unless it has an implicit tail (NAACL), which is
+    filled with empty sentences.
+    """
+    iterators = [iter(stream.items) for stream in streams]
+    last_line = [0] * len(streams)
+    count = 0
+    while True:
+        items = [next(iterator, None) for iterator in iterators]
+        ended = [item is None for item in items]
+        if all(ended):
+            return
+        if any(ended):
+            for k, stream in enumerate(streams):
+                if ended[k] and not stream.implicit_tail:
+                    longer = next(s.name for s, e in zip(streams, ended, strict=True) if not e)
+                    raise CorpusError(
+                        f"ends after {count} sentences, but {longer} has more; the files "
+                        "must have one entry per sentence pair",
+                        path=stream.name,
+                        line=last_line[k] + 1,
+                    )
+            items = [
+                AlignedSentence(count, last_line[k]) if item is None else item
+                for k, item in enumerate(items)
+            ]
+        for k, item in enumerate(items):
+            last_line[k] = max(last_line[k], item.line_no)
+        yield tuple(items)
+        count += 1
+
+
+def check_indices(
+    sentence: AlignedSentence,
+    n_src: int,
+    n_tgt: int,
+    *,
+    path: str,
+    one_based: bool = False,
+    lengths_from: str = "the corpus",
+    hint: str = "",
+) -> None:
+    """Raise a :class:`CorpusError` when a link falls outside a sentence of the given lengths.
+
+    The offending link is shown as the file writes it (1-based when ``one_based``);
+    ``hint`` is appended to the message (for example which option reads a file 1-based).
+    """
+    offset = 1 if one_based else 0
+    for i, j in sorted(sentence.links):
+        if i >= n_src or j >= n_tgt:
+            side = "source" if i >= n_src else "target"
+            raise CorpusError(
+                f"link {i + offset}-{j + offset} points past the end of the {side} sentence "
+                f"({n_src} source, {n_tgt} target words in {lengths_from}){hint}",
+                path=path,
+                line=sentence.line_no,
+            )
+
+
+def format_sentence(sentence: AlignedSentence, fmt: str, *, one_based: bool = False) -> str | None:
+    """One sentence in output format ``fmt`` (no final newline); ``None`` means no line.
+
+    NAACL writes nothing for a sentence without links. ``one_based`` applies to Pharaoh
+    output only. ``probs`` writes the scores in the order :func:`format_talp` writes the
+    links (sorted), as awesome-align's probability file does for its links file; a link
+    without a score is written as ``nan``.
+    """
+    if fmt == "pharaoh":
+        return format_talp(sentence.sure, sentence.possible, one_based=one_based)
+    if fmt == "naacl":
+        return (
+            format_naacl(sentence.index + 1, sentence.sure, sentence.possible, sentence.scores)
+            or None
+        )
+    if fmt == "giza":
+        return format_giza_sentence(sentence, sentence.index + 1)
+    if fmt == "jsonl":
+        return format_jsonl_sentence(sentence)
+    if fmt == "probs":
+        return format_scores(
+            [sentence.scores.get(link, math.nan) for link in sorted(sentence.links)]
+        )
+    raise ValueError(f"unknown output format {fmt!r}; choose from {WRITE_FORMATS}")
+
+
+def with_words(sentence: AlignedSentence, pair: SentencePair) -> AlignedSentence:
+    """``sentence`` with the words of a corpus pair."""
+    return replace(sentence, src_words=pair.src_words, tgt_words=pair.tgt_words)
