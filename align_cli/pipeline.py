@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -21,9 +21,11 @@ from align_cli.aggregation import POOLINGS, WordMaps, sentence_matrix, word_scor
 from align_cli.attention import CrossAttentionReader
 from align_cli.corpus import pairs_from_texts
 from align_cli.errors import XalignError
-from align_cli.extraction import METHODS, extract, links_from_mask
+from align_cli.extraction import METHODS, argmax_source, extract, links_from_mask
 from align_cli.model import LoadedModel, load_model
 from align_cli.subwords import EncodedSide, PairEncoder
+from align_cli.symmetrize import METHODS as SYMMETRIZATIONS
+from align_cli.symmetrize import symmetrize
 from align_cli.types import AlignmentResult, SentencePair
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ class AlignmentSettings:
     pooling: str = "mean"
     method: str = "argmax"
     threshold: float = 0.1
+    symmetrize: str | None = None  # combine the matrix's two directions (or two models')
 
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:
@@ -47,6 +50,10 @@ class AlignmentSettings:
             raise XalignError(f"unknown extraction {self.method!r}; choose {', '.join(METHODS)}")
         if not self.layers:
             raise XalignError("give at least one layer")
+        if self.symmetrize is not None and self.symmetrize not in SYMMETRIZATIONS:
+            raise XalignError(
+                f"unknown symmetrisation {self.symmetrize!r}; choose {', '.join(SYMMETRIZATIONS)}"
+            )
 
     def describe(self) -> str:
         layers = ",".join(str(layer) for layer in self.layers)
@@ -144,38 +151,33 @@ class Aligner:
     @property
     def signature(self) -> str:
         """One line that pins down how the alignments were made, for reproducibility."""
-        revision = self.loaded.revision or "unknown"
-        return (
-            f"xalign:{__version__}|model:{self.loaded.name}|revision:{revision}"
-            f"|{self.settings.describe()}|sym:none"
-        )
+        return run_signature(self.loaded, self.settings)
 
     # -- public API -------------------------------------------------------------------
 
     def align_pairs(self, pairs: Iterable[SentencePair]) -> Iterator[AlignmentResult]:
         """Align every pair, yielding results in input order (one per pair)."""
-        window: list[SentencePair] = []
-        for pair in pairs:
-            window.append(pair)
-            if len(window) >= self.batching.window:
-                yield from self._align_window(window)
-                window = []
-        if window:
-            yield from self._align_window(window)
+        for window in windows(pairs, self.batching.window):
+            for pair, matrix, skipped in self.word_matrices(window):
+                yield make_result(pair, matrix, skipped, self.settings, self.include_matrix)
 
     def align_texts(
         self, sources: list[str] | list[list[str]], targets: list[str] | list[list[str]]
     ) -> list[AlignmentResult]:
         return list(self.align_pairs(pairs_from_texts(sources, targets)))
 
-    # -- internals --------------------------------------------------------------------
+    def word_matrices(self, window: list[SentencePair]) -> list[WordMatrix]:
+        """The ``[n_src, n_tgt]`` score matrix of every pair, in the window's order.
 
-    def _align_window(self, window: list[SentencePair]) -> list[AlignmentResult]:
-        results: list[AlignmentResult | None] = [None] * len(window)
+        The matrix is ``None`` for a pair that was not run (``skipped`` says why) and an
+        empty-sized matrix for a pair with an empty side.
+        """
+        matrices: list[WordMatrix | None] = [None] * len(window)
         todo: list[tuple[int, _Encoded]] = []
         for slot, pair in enumerate(window):
             if not pair.src_words or not pair.tgt_words:
-                results[slot] = AlignmentResult(pair, matrix=self._empty_matrix(pair))
+                empty = np.zeros((len(pair.src_words), len(pair.tgt_words)), dtype=np.float32)
+                matrices[slot] = (pair, empty, None)
                 continue
             encoded = _Encoded(
                 pair,
@@ -184,18 +186,18 @@ class Aligner:
             )
             longest = max(len(encoded.src.ids), len(encoded.tgt.ids) + 1)
             if longest > self.length_limit:
-                results[slot] = AlignmentResult(
-                    pair, skipped=f"{longest} tokens, more than the model's {self.length_limit}"
-                )
+                reason = f"{longest} tokens, more than the model's {self.length_limit}"
+                matrices[slot] = (pair, None, reason)
                 continue
             todo.append((slot, encoded))
         todo.sort(key=lambda item: item[1].cost)
         for batch in self._batches(todo):
-            for (slot, _), result in zip(
-                batch, self._align_batch([e for _, e in batch]), strict=True
-            ):
-                results[slot] = result
-        return results  # type: ignore[return-value]
+            batch_matrices = self._batch_matrices([e for _, e in batch])
+            for (slot, encoded), matrix in zip(batch, batch_matrices, strict=True):
+                matrices[slot] = (encoded.pair, matrix, None)
+        return matrices  # type: ignore[return-value]
+
+    # -- internals --------------------------------------------------------------------
 
     def _batches(self, todo: list[tuple[int, _Encoded]]) -> Iterator[list[tuple[int, _Encoded]]]:
         batch: list[tuple[int, _Encoded]] = []
@@ -213,7 +215,7 @@ class Aligner:
         if batch:
             yield batch
 
-    def _align_batch(self, batch: list[_Encoded]) -> list[AlignmentResult]:
+    def _batch_matrices(self, batch: list[_Encoded]) -> list[np.ndarray]:
         device = self.loaded.device
         src_ids = _pad([e.src.ids for e in batch], self.pad_id)
         src_mask = (_pad([np.ones_like(e.src.ids) for e in batch], 0)).to(device)
@@ -229,22 +231,118 @@ class Aligner:
         attention = self.reader(src_ids.to(device), src_mask, decoder_ids.to(device))
         scores = word_scores(
             attention, maps, shift=self.settings.shift, pooling=self.settings.pooling
-        )
+        ).cpu()
         return [
-            self._result(e.pair, sentence_matrix(scores[row], e.src.n_words, e.tgt.n_words))
+            sentence_matrix(scores[row], e.src.n_words, e.tgt.n_words)
             for row, e in enumerate(batch)
         ]
 
-    def _result(self, pair: SentencePair, matrix: np.ndarray) -> AlignmentResult:
-        mask = extract(matrix, self.settings.method, threshold_value=self.settings.threshold)
-        links = links_from_mask(mask)
-        scores = [float(matrix[i, j]) for i, j in links]
-        return AlignmentResult(pair, links, scores, matrix if self.include_matrix else None)
 
-    def _empty_matrix(self, pair: SentencePair) -> np.ndarray | None:
-        if not self.include_matrix:
-            return None
-        return np.zeros((len(pair.src_words), len(pair.tgt_words)), dtype=np.float32)
+WordMatrix = tuple[SentencePair, "np.ndarray | None", "str | None"]
+
+
+def windows(pairs: Iterable[SentencePair], size: int) -> Iterator[list[SentencePair]]:
+    """Consecutive lists of ``size`` pairs (the last may be shorter)."""
+    window: list[SentencePair] = []
+    for pair in pairs:
+        window.append(pair)
+        if len(window) >= size:
+            yield window
+            window = []
+    if window:
+        yield window
+
+
+def run_signature(
+    loaded: LoadedModel, settings: AlignmentSettings, reverse: LoadedModel | None = None
+) -> str:
+    """``xalign:VERSION|model:...|revision:...|layer:...|...|sym:...`` (like sacrebleu's)."""
+    revision = loaded.revision or "unknown"
+    parts = [f"xalign:{__version__}", f"model:{loaded.name}", f"revision:{revision}"]
+    if reverse is not None:
+        parts.append(f"reverse:{reverse.name}")
+    parts.append(settings.describe())
+    parts.append(f"sym:{settings.symmetrize or 'none'}")
+    return "|".join(parts)
+
+
+def _links_one_direction(matrix: np.ndarray, settings: AlignmentSettings) -> np.ndarray:
+    return extract(matrix, settings.method, threshold_value=settings.threshold)
+
+
+def make_result(
+    pair: SentencePair,
+    matrix: np.ndarray | None,
+    skipped: str | None,
+    settings: AlignmentSettings,
+    include_matrix: bool,
+    reverse_matrix: np.ndarray | None = None,
+) -> AlignmentResult:
+    """Extract links from ``matrix`` (``[n_src, n_tgt]``) as ``settings`` say.
+
+    With ``settings.symmetrize``, the forward links come from ``matrix`` and the reverse
+    links from ``reverse_matrix`` (a reverse model's ``[n_tgt, n_src]`` matrix) or, without
+    one, from the other direction of ``matrix`` itself (each source word's best target).
+    Link scores then come from the mean of the two directions' matrices.
+    """
+    if matrix is None:
+        return AlignmentResult(pair, skipped=skipped)
+    if matrix.size == 0:
+        return AlignmentResult(pair, matrix=matrix if include_matrix else None)
+    if settings.symmetrize is None:
+        mask = _links_one_direction(matrix, settings)
+        combined = matrix
+    else:
+        forward = set(links_from_mask(_links_one_direction(matrix, settings)))
+        if reverse_matrix is not None:
+            backward = {
+                (i, j) for j, i in links_from_mask(_links_one_direction(reverse_matrix, settings))
+            }
+            combined = (matrix + reverse_matrix.T) / 2
+        else:
+            backward = set(links_from_mask(argmax_source(matrix)))
+            combined = matrix
+        mask = np.zeros(matrix.shape, dtype=bool)
+        for i, j in symmetrize(forward, backward, settings.symmetrize):
+            mask[i, j] = True
+    links = links_from_mask(mask)
+    scores = [float(combined[i, j]) for i, j in links]
+    return AlignmentResult(pair, links, scores, combined if include_matrix else None)
+
+
+class BidirectionalAligner:
+    """Two models, source→target and target→source, symmetrised link by link."""
+
+    def __init__(self, forward: Aligner, reverse: Aligner):
+        if forward.settings.symmetrize is None:
+            raise XalignError("a reverse model needs --symmetrize (e.g. grow-diag-final-and)")
+        self.forward = forward
+        self.reverse = reverse
+        self.settings = forward.settings
+        self.include_matrix = forward.include_matrix
+
+    @property
+    def signature(self) -> str:
+        return run_signature(self.forward.loaded, self.settings, self.reverse.loaded)
+
+    def align_pairs(self, pairs: Iterable[SentencePair]) -> Iterator[AlignmentResult]:
+        for window in windows(pairs, self.forward.batching.window):
+            swapped = [replace(p, src_words=p.tgt_words, tgt_words=p.src_words) for p in window]
+            forward = self.forward.word_matrices(window)
+            backward = self.reverse.word_matrices(swapped)
+            for (pair, matrix, skipped), (_, reverse_matrix, reverse_skipped) in zip(
+                forward, backward, strict=True
+            ):
+                if reverse_matrix is None and matrix is not None:
+                    matrix, skipped = None, reverse_skipped
+                yield make_result(
+                    pair, matrix, skipped, self.settings, self.include_matrix, reverse_matrix
+                )
+
+    def align_texts(
+        self, sources: list[str] | list[list[str]], targets: list[str] | list[list[str]]
+    ) -> list[AlignmentResult]:
+        return list(self.align_pairs(pairs_from_texts(sources, targets)))
 
 
 def align(
@@ -266,4 +364,11 @@ def align(
     return aligner.align_pairs(pairs_from_texts(sources, targets))
 
 
-__all__ = ["AlignmentSettings", "Aligner", "BatchingSettings", "align"]
+__all__ = [
+    "AlignmentSettings",
+    "Aligner",
+    "BatchingSettings",
+    "BidirectionalAligner",
+    "align",
+    "make_result",
+]

@@ -15,8 +15,9 @@ from align_cli.errors import XalignError
 from align_cli.extraction import METHODS
 from align_cli.formats import format_giza_a3, format_jsonl, format_pharaoh, format_scores
 from align_cli.model import load_model
-from align_cli.pipeline import Aligner, BatchingSettings
+from align_cli.pipeline import Aligner, BatchingSettings, BidirectionalAligner
 from align_cli.presets import PRESETS, parse_heads, parse_layers, resolve_settings
+from align_cli.symmetrize import METHODS as SYMMETRIZATIONS
 from align_cli.types import AlignmentResult
 
 OUTPUT_FORMATS = ("pharaoh", "jsonl", "giza")
@@ -111,6 +112,17 @@ def _stderr_console():
     help="How links are read off the word matrix.",
 )
 @click.option("--threshold", type=float, help="Score above which --method threshold links.")
+@click.option(
+    "--reverse-model",
+    help="A target-to-source model (e.g. opus-mt-fr-en) whose alignments are symmetrised "
+    "with the forward model's (needs --symmetrize).",
+)
+@click.option(
+    "--symmetrize",
+    type=click.Choice(SYMMETRIZATIONS),
+    help="Combine two directions: the reverse model's, or else the two directions of the "
+    "forward model's own matrix.",
+)
 @click.option("--src-lang", help="Source language code (M2M100, NLLB, mBART-50).")
 @click.option("--tgt-lang", help="Target language code (M2M100, NLLB, mBART-50).")
 @click.option(
@@ -174,6 +186,8 @@ def extract(
     pooling: str | None,
     method: str | None,
     threshold: float | None,
+    reverse_model: str | None,
+    symmetrize: str | None,
     src_lang: str | None,
     tgt_lang: str | None,
     target_token: str | None,
@@ -208,6 +222,7 @@ def extract(
         ("pooling", pooling),
         ("method", method),
         ("threshold", threshold),
+        ("symmetrize", symmetrize),
     ):
         if value is not None:
             overrides[key] = value
@@ -217,16 +232,32 @@ def extract(
     loaded = load_model(
         model, device=device, dtype=dtype, revision=revision, trust_remote_code=trust_remote_code
     )
-    aligner = Aligner(
+    batching = BatchingSettings(batch_size=batch_size, max_tokens=max_tokens, max_length=max_length)
+    include_matrix = matrix and output_format == "jsonl"
+    aligner: Aligner | BidirectionalAligner = Aligner(
         loaded,
         settings,
-        BatchingSettings(batch_size=batch_size, max_tokens=max_tokens, max_length=max_length),
+        batching,
         src_lang=src_lang,
         tgt_lang=tgt_lang,
         source_prefix=source_prefix,
         target_language_token=target_token,
-        include_matrix=matrix and output_format == "jsonl",
+        include_matrix=include_matrix,
     )
+    if reverse_model is not None:
+        reverse_loaded = load_model(
+            reverse_model, device=device, dtype=dtype, trust_remote_code=trust_remote_code
+        )
+        # The reverse model reads the target side as its source: languages swap.
+        reverse = Aligner(
+            reverse_loaded,
+            settings,
+            batching,
+            src_lang=tgt_lang,
+            tgt_lang=src_lang,
+            include_matrix=include_matrix,
+        )
+        aligner = BidirectionalAligner(aligner, reverse)
     if not quiet:
         click.echo(f"xalign: {aligner.signature}", err=True)
 
