@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
+from typing import TextIO
 
 import click
 
@@ -54,7 +57,14 @@ def write_sentences(
     sentences: Iterable[AlignedSentence], fmt: str, output: str, *, one_based: bool = False
 ) -> None:
     """Write ``sentences`` to ``output`` (``-`` is stdout), one record per sentence."""
-    with click.open_file(output, "w", encoding="utf-8", lazy=True) as out:
+    with ExitStack() as stack:
+        if output == "-":
+            out: TextIO = sys.stdout
+        else:
+            try:
+                out = stack.enter_context(open(output, "w", encoding="utf-8", newline="\n"))
+            except OSError as error:
+                raise CorpusError(f"cannot write: {error.strerror}", path=output) from None
         for sentence in sentences:
             if fmt == "giza" and (sentence.src_words is None or sentence.tgt_words is None):
                 raise CorpusError(
@@ -64,6 +74,7 @@ def write_sentences(
             text = format_sentence(sentence, fmt, one_based=one_based)
             if text is not None:
                 out.write(text + "\n")
+        out.flush()
 
 
 @click.command("convert")
