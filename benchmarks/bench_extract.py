@@ -1,0 +1,197 @@
+"""Pairs per second on this machine: xalign end to end vs the bare forward pass vs naive.
+
+Model: an opus-mt-en-fr-sized MarianMT with random weights (d_model 512, 6+6 layers,
+8 heads, FFN 2048, vocab 59514) and the real OPUS-MT SentencePiece tokenizer from
+../shared/data/tokenizers; corpus: WMT newstest (French source, English target).
+
+* ``xalign``: read files, tokenize, forward, aggregate, extract, write Pharaoh lines;
+* ``floor``: the same batches through the encoder and the decoder up to the alignment
+  layer, nothing else (no tokenization, no LM head) — the unavoidable cost;
+* ``naive``: the full model with ``output_attentions=True`` (eager attention, LM head,
+  every layer), then the same aggregation — what a straightforward script does.
+
+Run: python benchmarks/bench_extract.py [--pairs 1000] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+TOKENIZER = SHARED / "tokenizers" / "opus-mt-tc-big-fr-en"
+NEWSTEST = SHARED / "corpora" / "newstest"
+
+
+def build_model(folder: Path) -> None:
+    from transformers import AutoTokenizer, MarianConfig, MarianMTModel
+
+    config = MarianConfig.from_pretrained(TOKENIZER)
+    config.update(
+        {
+            "d_model": 512,
+            "encoder_layers": 6,
+            "decoder_layers": 6,
+            "encoder_attention_heads": 8,
+            "decoder_attention_heads": 8,
+            "encoder_ffn_dim": 2048,
+            "decoder_ffn_dim": 2048,
+            "vocab_size": 59514,
+            "decoder_vocab_size": 59514,
+            "pad_token_id": 59513,
+            "decoder_start_token_id": 59513,
+            "dtype": "float32",
+        }
+    )
+    torch.manual_seed(0)
+    MarianMTModel(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(TOKENIZER).save_pretrained(folder)
+
+
+def corpus(n_pairs: int, folder: Path) -> tuple[Path, Path]:
+    sources, targets = [], []
+    for name in ("news-test2008", "newstest2009", "newstest2010"):
+        fr = (NEWSTEST / f"{name}.fr").read_text(encoding="utf-8").split("\n")
+        en = (NEWSTEST / f"{name}.en").read_text(encoding="utf-8").split("\n")
+        for s, t in zip(fr, en, strict=True):
+            if s.strip() and t.strip():
+                sources.append(s.strip())
+                targets.append(t.strip())
+    while len(sources) < n_pairs:  # replicate when more pairs are asked than newstest has
+        sources, targets = sources + sources, targets + targets
+    src, tgt = folder / "bench.fr", folder / "bench.en"
+    src.write_text("\n".join(sources[:n_pairs]) + "\n", encoding="utf-8")
+    tgt.write_text("\n".join(targets[:n_pairs]) + "\n", encoding="utf-8")
+    return src, tgt
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_xalign(model_dir: Path, src: Path, tgt: Path, out: Path) -> float:
+    from align_cli.corpus import read_parallel
+    from align_cli.formats import format_pharaoh
+    from align_cli.model import load_model
+    from align_cli.pipeline import Aligner
+
+    aligner = Aligner(load_model(str(model_dir), device="cpu"))
+    start = time.perf_counter()
+    with open(out, "w", encoding="utf-8") as handle:
+        for result in aligner.align_pairs(read_parallel(src, tgt)):
+            handle.write(format_pharaoh(result.links) + "\n")
+    return time.perf_counter() - start
+
+
+def batches_like_xalign(model_dir: Path, src: Path, tgt: Path):
+    """The exact batches xalign builds, as padded id tensors (tokenization not timed)."""
+    import numpy as np
+
+    from align_cli.corpus import read_parallel
+    from align_cli.model import load_model
+    from align_cli.pipeline import Aligner, _Encoded, _pad
+
+    loaded = load_model(str(model_dir), device="cpu")
+    aligner = Aligner(loaded)
+    todo = []
+    for pair in read_parallel(src, tgt):
+        encoded = _Encoded(
+            pair,
+            aligner.encoder.source.encode(pair.src_words),
+            aligner.encoder.target.encode(pair.tgt_words),
+        )
+        todo.append((pair.index, encoded))
+    batches = []
+    for window_start in range(0, len(todo), aligner.batching.window):
+        window = sorted(
+            todo[window_start : window_start + aligner.batching.window],
+            key=lambda item: item[1].cost,
+        )
+        for batch in aligner._batches(window):
+            encoded = [e for _, e in batch]
+            src_ids = _pad([e.src.ids for e in encoded], aligner.pad_id)
+            src_mask = _pad([np.ones_like(e.src.ids) for e in encoded], 0)
+            dec = _pad(
+                [np.concatenate(([aligner.start_id], e.tgt.ids)) for e in encoded], aligner.pad_id
+            )
+            batches.append((src_ids, src_mask, dec))
+    return loaded, aligner, batches
+
+
+def run_floor(model_dir: Path, src: Path, tgt: Path) -> float:
+    loaded, aligner, batches = batches_like_xalign(model_dir, src, tgt)
+    model = loaded.model
+    decoder = model.get_decoder()
+    last = aligner.reader.layers[-1]
+    decoder.layers = decoder.layers[: last + 1]  # the layers the alignment needs, no more
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for src_ids, src_mask, dec in batches:
+            states = model.get_encoder()(input_ids=src_ids, attention_mask=src_mask)[0]
+            decoder(
+                input_ids=dec,
+                encoder_hidden_states=states,
+                encoder_attention_mask=src_mask,
+                use_cache=False,
+            )
+    return time.perf_counter() - start
+
+
+def run_naive(model_dir: Path, src: Path, tgt: Path) -> float:
+    from transformers import AutoModelForSeq2SeqLM
+
+    from align_cli.aggregation import WordMaps, word_scores
+
+    loaded, aligner, batches = batches_like_xalign(model_dir, src, tgt)
+    model = AutoModelForSeq2SeqLM.from_pretrained(model_dir, attn_implementation="eager").eval()
+    layer = aligner.reader.layers[-1]
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for src_ids, src_mask, dec in batches:
+            out = model(
+                input_ids=src_ids,
+                attention_mask=src_mask,
+                decoder_input_ids=dec,
+                output_attentions=True,
+            )
+            attention = out.cross_attentions[layer].mean(dim=1)
+            # the same word pooling as xalign, so only the forward pass differs
+            maps = WordMaps(torch.zeros_like(src_ids), torch.zeros_like(dec[:, 1:]), 1, 1)
+            word_scores(attention, maps, shift=False, pooling="mean")
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pairs", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--only", choices=["xalign", "floor", "naive"], nargs="*")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        build_model(folder / "model")
+        src, tgt = corpus(args.pairs, folder)
+        runs = {
+            "xalign": lambda: run_xalign(folder / "model", src, tgt, folder / "out"),
+            "floor": lambda: run_floor(folder / "model", src, tgt),
+            "naive": lambda: run_naive(folder / "model", src, tgt),
+        }
+        print(f"pairs: {args.pairs}  threads: {args.threads}  torch: {torch.__version__}")
+        for name in args.only or runs:
+            seconds = runs[name]()
+            print(
+                f"{name:7s} {args.pairs / seconds:8.1f} pairs/s  ({seconds:.1f} s)  "
+                f"peak RSS so far {peak_rss_mb():.0f} MB"
+            )
+
+
+if __name__ == "__main__":
+    main()
