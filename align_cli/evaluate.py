@@ -256,13 +256,15 @@ def evaluate_files(
     file written target first. With ``corpus_path`` (``source ||| target`` lines) every
     index of both files is checked against its sentence, and the worst sentences carry
     their words. Mismatched sentence counts and out-of-range indices raise
-    :class:`CorpusError` naming the file and line.
+    :class:`CorpusError` naming the file and line; a prediction file with no lines at all
+    scores as "no links anywhere", with a warning.
     """
     if all_sure and ignore_possible:
         raise CorpusError("--all-sure and --ignore-possible exclude each other; give one")
     gold_format = detect_format(gold_path) if gold_format == "auto" else gold_format
     pred_format = detect_format(pred_path) if pred_format == "auto" else pred_format
     gold_name, pred_name = display_name(gold_path), display_name(pred_path)
+    pred_counter = _Counter()
     streams = [
         Stream(
             gold_name,
@@ -271,8 +273,13 @@ def evaluate_files(
         ),
         Stream(
             pred_name,
-            read_alignments(pred_path, pred_format, one_based=pred_one_based, reverse=reverse_pred),
+            pred_counter.count(
+                read_alignments(
+                    pred_path, pred_format, one_based=pred_one_based, reverse=reverse_pred
+                )
+            ),
             implicit_tail=pred_format == "naacl",
+            empty_means_no_links=True,
         ),
     ]
     if corpus_path is not None:
@@ -314,6 +321,7 @@ def evaluate_files(
         for warning in (
             gold_zero.warning("--gold-one-based"),
             pred_zero.warning("--pred-one-based"),
+            _empty_prediction_warning(pred_name, pred_counter.items, result.sentences),
         )
         if warning
     )
@@ -327,6 +335,24 @@ def _words_of(items: tuple, gold: AlignedSentence, pred: AlignedSentence) -> Wor
         if sentence.src_words is not None and sentence.tgt_words is not None:
             return sentence.src_words, sentence.tgt_words
     return None
+
+
+class _Counter:
+    """Counts what passes through :meth:`count`."""
+
+    def __init__(self) -> None:
+        self.items = 0
+
+    def count(self, items: Iterable[AlignedSentence]) -> Iterator[AlignedSentence]:
+        for item in items:
+            self.items += 1
+            yield item
+
+
+def _empty_prediction_warning(name: str, read: int, sentences: int) -> str | None:
+    if read or not sentences:
+        return None
+    return f"{name} is empty: all {sentences} sentences are scored as having no links"
 
 
 class _IndexZeroWatch:

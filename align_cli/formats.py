@@ -781,23 +781,27 @@ class Stream:
     """A file read sentence by sentence, for :func:`zip_streams`.
 
     ``implicit_tail`` is true for NAACL files, which have no line for sentences without
-    links and so may legitimately end before the other files.
+    links and so may legitimately end before the other files. ``empty_means_no_links``
+    lets a file with no lines at all stand for "no links in any sentence" (what an aligner
+    that found nothing may leave behind) instead of being too short.
     """
 
     name: str
     items: Iterable[AlignedSentence] | Iterable[SentencePair]
     implicit_tail: bool = False
+    empty_means_no_links: bool = False
 
 
 def zip_streams(*streams: Stream) -> Iterator[tuple]:
     """Walk several files in step, one sentence of each at a time.
 
     A file that ends before another is a :class:`CorpusError` naming it and the line where
-    the next sentence should have been, unless it has an implicit tail (NAACL), which is
-    filled with empty sentences.
+    the next sentence should have been, unless it has an implicit tail (NAACL) or is empty
+    and allowed to be (see :class:`Stream`); it is then filled with empty sentences.
     """
     iterators = [iter(stream.items) for stream in streams]
     last_line = [0] * len(streams)
+    read = [0] * len(streams)
     count = 0
     while True:
         items = [next(iterator, None) for iterator in iterators]
@@ -806,7 +810,8 @@ def zip_streams(*streams: Stream) -> Iterator[tuple]:
             return
         if any(ended):
             for k, stream in enumerate(streams):
-                if ended[k] and not stream.implicit_tail:
+                may_pad = stream.implicit_tail or (stream.empty_means_no_links and read[k] == 0)
+                if ended[k] and not may_pad:
                     longer = next(s.name for s, e in zip(streams, ended, strict=True) if not e)
                     raise CorpusError(
                         f"ends after {count} sentences, but {longer} has more; the files "
@@ -820,6 +825,7 @@ def zip_streams(*streams: Stream) -> Iterator[tuple]:
             ]
         for k, item in enumerate(items):
             last_line[k] = max(last_line[k], item.line_no)
+            read[k] += not ended[k]
         yield tuple(items)
         count += 1
 

@@ -107,6 +107,24 @@ def test_eval_of_an_empty_prediction_scores_aer_100(tmp_path):
     assert (report["aer"], report["precision"], report["predicted_links"]) == (1.0, 0.0, 0)
 
 
+def test_eval_of_a_zero_byte_prediction_file_scores_it_as_no_links(tmp_path):
+    gold = write(tmp_path / "gold.talp", "1-1\n2-2 1p2\n")
+    pred = write(tmp_path / "pred.talp", "")
+    result = run_cli(["eval", gold, pred, "--gold-one-based", "--json"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["aer"], report["precision"], report["recall"]) == (1.0, 0.0, 0.0)
+    assert report["sentences"] == 2
+    assert "pred.talp is empty" in result.stderr
+
+
+def test_eval_of_two_empty_files_scores_zero_sentences(tmp_path):
+    empty = write(tmp_path / "empty.talp", "")
+    result = run_cli(["eval", empty, empty, "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["sentences"] == 0
+
+
 @pytest.mark.parametrize(
     ("gold_text", "pred_text", "where", "message"),
     [
