@@ -7,7 +7,7 @@ format     one sentence is                                  indices
 =========  ===============================================  ==========================
 pharaoh    a line of ``i-j`` (sure), ``ipj`` or ``i?j``     0-based by default; gold
            (possible); ``i-j-score`` and ``i-j:score`` add  sets ("talp") are usually
-           a score to a link (eflomal/SimAlign-style)       1-based: ``one_based=True``
+           a score to a link (as some tools write them)      1-based: ``one_based=True``
 naacl      lines ``sentence_no pos_src pos_tgt [S|P]        always 1-based; position 0
            [confidence]`` (WPT 2003/2005), grouped by the   is a NULL link and is
            sentence number; a sentence without links has    dropped
@@ -46,8 +46,8 @@ WRITE_FORMATS = ("pharaoh", "naacl", "giza", "jsonl", "probs")
 # Digits of a score written after a link or in a probability file: enough to tell
 # probabilities apart, short enough to keep files small.
 SCORE_DIGITS = 6
-# Decimal places of the score matrix in JSONL: attention rows sum to 1 and differences
-# below 1e-4 do not change an alignment.
+# Decimal places of the score matrix in JSONL: enough to inspect and plot it; the links are
+# extracted from the unrounded matrix before it is written.
 MATRIX_DECIMALS = 4
 
 
@@ -105,7 +105,7 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
 
 # --------------------------------------------------------------------------- pharaoh
 
-_PHARAOH_LINK = re.compile(r"(\d+)([-p?])(\d+)(?:[-:]([^\s:]+))?")
+_PHARAOH_LINK = re.compile(r"([0-9]+)([-p?])([0-9]+)(?:[-:]([^\s:]+))?")  # ASCII digits only
 _NEGATIVE_LINK = re.compile(r"-\d+[-p?]-?\d+.*|\d+[-p?]-\d+")
 
 
