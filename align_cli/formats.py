@@ -7,7 +7,7 @@ format     one sentence is                                  indices
 =========  ===============================================  ==========================
 pharaoh    a line of ``i-j`` (sure), ``ipj`` or ``i?j``     0-based by default; gold
            (possible); ``i-j-score`` and ``i-j:score`` add  sets ("talp") are usually
-           a score to a link (as some tools write them)      1-based: ``one_based=True``
+           a score to a link (as some tools write them)     1-based: ``one_based=True``
 naacl      lines ``sentence_no pos_src pos_tgt [S|P]        always 1-based; position 0
            [confidence]`` (WPT 2003/2005), grouped by the   is a NULL link and is
            sentence number; a sentence without links has    dropped
