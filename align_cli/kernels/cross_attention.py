@@ -106,8 +106,9 @@ def cross_attention_probs_torch(
 ) -> torch.Tensor:
     """Head-averaged masked softmax(scaling * q k^T) as ``[B, T - row_offset, S]`` float32.
 
-    Loops over the selected heads and accumulates, so the peak extra memory is two
-    ``[B, T, S]`` fp32 tensors (the running sum and one head's scores), whatever ``H`` is.
+    Loops over the selected heads and accumulates, so the peak extra memory is three
+    ``[B, T, S]`` fp32 tensors (the running sum, one head's scores and their softmax),
+    whatever ``H`` is.
     On CPU this is also faster than batching all heads into one ``[B, H, T, S]`` matmul:
     one head's scores stay in cache between the matmul, the softmax and the accumulation.
     """
