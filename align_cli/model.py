@@ -135,7 +135,9 @@ def load_model(
             **common,
         )
     except ValueError as error:
-        if "sdpa" not in str(error).lower():
+        # transformers calls the kernel "sdpa" or, for FSMT, "scaled_dot_product_attention".
+        message = str(error).lower()
+        if "sdpa" not in message and "scaled_dot_product_attention" not in message:
             raise ModelError(f"cannot load {name!r} for alignment: {error}") from None
         # Some architectures have no SDPA kernel; eager attention is correct, only slower.
         model = auto_class.from_pretrained(source, config=config, dtype=torch_dtype, **common)
@@ -151,6 +153,13 @@ def load_model(
             tokenizer = AutoTokenizer.from_pretrained(source, **common)
     except (OSError, ValueError) as error:
         raise ModelError(f"cannot load the tokenizer of {name!r}: {error}") from None
+    except ImportError as error:
+        # FSMT's tokenizer needs sacremoses, which transformers does not install.
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ModelError(
+            f"the tokenizer of {name!r} needs a package that is not installed ({first_line}); "
+            "install it with pip and run again"
+        ) from None
     model.to(torch_device)
     model.eval()
     return LoadedModel(
