@@ -127,6 +127,38 @@ def normalize_layers(layers: Sequence[int], n_layers: int) -> tuple[int, ...]:
     return tuple(sorted(set(resolved)))
 
 
+def decoder_arguments(
+    model: nn.Module,
+    decoder_ids: torch.Tensor,
+    encoder_states: torch.Tensor,
+    src_mask: torch.Tensor,
+) -> dict[str, object]:
+    """Keyword arguments for one teacher-forced pass of ``model``'s decoder, without cache."""
+    if getattr(model.config, "model_type", "") in TIME_FIRST_MODEL_TYPES:
+        # FSMT's (fairseq's) decoder names its masks differently and applies no causal mask
+        # unless it is given one: without it every row would also see the later tokens.
+        length = decoder_ids.shape[1]
+        blocked = torch.finfo(encoder_states.dtype).min
+        causal = torch.full(
+            (length, length), blocked, dtype=encoder_states.dtype, device=decoder_ids.device
+        ).triu(diagonal=1)
+        return {
+            "input_ids": decoder_ids,
+            "encoder_hidden_states": encoder_states,
+            "encoder_padding_mask": src_mask,
+            # Right padding: with the causal mask a real row never sees a padded position.
+            "decoder_padding_mask": None,
+            "decoder_causal_mask": causal,
+            "use_cache": False,
+        }
+    return {
+        "input_ids": decoder_ids,
+        "encoder_hidden_states": encoder_states,
+        "encoder_attention_mask": src_mask,
+        "use_cache": False,
+    }
+
+
 class _DecoderDone(Exception):
     """Raised from a hook to stop the decoder once the last needed layer has been read."""
 
@@ -211,12 +243,7 @@ class CrossAttentionReader:
             handles.append(site.query_proj.register_forward_hook(make_hook(site, "q")))
             handles.append(site.key_proj.register_forward_hook(make_hook(site, "k")))
         try:
-            model.get_decoder()(
-                input_ids=decoder_ids,
-                encoder_hidden_states=encoder_states,
-                encoder_attention_mask=src_mask,
-                use_cache=False,
-            )
+            model.get_decoder()(**decoder_arguments(model, decoder_ids, encoder_states, src_mask))
         except _DecoderDone:
             pass
         else:
