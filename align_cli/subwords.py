@@ -37,10 +37,50 @@ class EncodedSide:
 
 
 def _is_byte_level(tokenizer: Any) -> bool:
-    """Whether the tokenizer encodes a word differently after a space (GPT-2-style BPE)."""
-    a = tokenizer("x", add_special_tokens=False)["input_ids"]
-    b = tokenizer(" x", add_special_tokens=False)["input_ids"]
-    return a != b and len(b) == len(a)
+    """Whether the tokenizer encodes a word differently after a space (GPT-2-style BPE).
+
+    Then a non-first word must be tokenized with its leading space to get the pieces the
+    sentence-level tokenizer gives it. The space may become a piece of its own ("Ġ" before
+    "x" when the vocabulary has no "Ġx"), so compare with a sentence, not piece counts.
+    """
+
+    def pieces(text: str) -> list[int]:
+        return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    bare, spaced = pieces("x"), pieces(" x")
+    return bare != spaced and pieces("a x") == pieces("a") + spaced
+
+
+def _fsmt_target_vocabulary(tokenizer: Any) -> dict[str, int] | None:
+    """FSMT's target dictionary, which its tokenizer never encodes with.
+
+    ``FSMTTokenizer`` encodes every text, ``text_target`` included, with the source
+    language's Moses rules and the *source* dictionary, but the decoder of a fairseq WMT
+    model reads ids of its own target dictionary; ``None`` for every other tokenizer.
+    """
+    if type(tokenizer).__name__ != "FSMTTokenizer":
+        return None
+    return {token: index for index, token in tokenizer.decoder.items()}
+
+
+def _fsmt_target_ids(
+    tokenizer: Any, vocabulary: dict[str, int], text: str, with_specials: bool
+) -> list[int]:
+    """fairseq's target side: Moses for the target language, the shared BPE, target ids."""
+    language = tokenizer.tgt_lang
+    if tokenizer.do_lower_case:
+        text = text.lower()
+    moses_words = tokenizer.moses_tokenize(tokenizer.moses_pipeline(text, lang=language), language)
+    unknown = vocabulary[str(tokenizer.unk_token)]
+    ids = [
+        vocabulary.get(piece, unknown)
+        for word in moses_words
+        if word
+        for piece in tokenizer.bpe(word).split(" ")
+    ]
+    if with_specials:
+        ids.append(vocabulary[str(tokenizer.sep_token)])  # fairseq ends a sentence with </s>
+    return ids
 
 
 def _locate_pieces(with_specials: list[int], pieces: list[int]) -> int:
@@ -57,7 +97,12 @@ class SideEncoder:
         self._tokenizer = tokenizer
         self._target = target
         self._cache: dict[tuple[str, bool], list[int]] = {}
+        self._fsmt_target = _fsmt_target_vocabulary(tokenizer) if target else None
         self._space_sensitive = _is_byte_level(tokenizer)
+        # What a lone space becomes: the bare word-start piece ("▁") for NLLB and mBART-50,
+        # nothing for most tokenizers. A word that normalises to nothing (a zero-width
+        # space) becomes just that piece, which the sentence-level tokenizer drops.
+        self._blank_word = self._encode(" ", False) or None
         self.prefix_ids, self.suffix_ids = self._special_template()
         if prefix_text:
             # A task prefix ("translate English to French:") is part of the model input
@@ -66,6 +111,8 @@ class SideEncoder:
         self._words_follow_prefix = bool(prefix_text)
 
     def _encode(self, text: str, with_specials: bool) -> list[int]:
+        if self._fsmt_target is not None:
+            return _fsmt_target_ids(self._tokenizer, self._fsmt_target, text, with_specials)
         if self._target:
             out = self._tokenizer(text_target=text, add_special_tokens=with_specials)
         else:
@@ -91,6 +138,8 @@ class SideEncoder:
         if cached is None:
             text = word if key[1] else " " + word
             cached = self._encode(text, False)
+            if cached == self._blank_word:
+                cached = []
             if len(self._cache) >= CACHE_LIMIT:
                 self._cache.clear()
             self._cache[key] = cached
