@@ -305,6 +305,9 @@ def make_result(
         mask = np.zeros(matrix.shape, dtype=bool)
         for i, j in symmetrize(forward, backward, settings.symmetrize):
             mask[i, j] = True
+    # A word without subword pieces (a zero-width space, say) has an all-zero row or
+    # column; argmax would still pick index 0 there, a link with no evidence at all.
+    mask &= combined > 0
     links = links_from_mask(mask)
     scores = [float(combined[i, j]) for i, j in links]
     return AlignmentResult(pair, links, scores, combined if include_matrix else None)
