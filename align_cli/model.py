@@ -8,6 +8,7 @@ asked for, and prefers safetensors weights.
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,32 @@ def resolve_model_name(name: str) -> str:
             "save_pretrained, a hub id, or opus-mt-xx-yy"
         )
     return name
+
+
+def _brief(error: BaseException) -> str:
+    """The first line of an exception's message: transformers' messages run to paragraphs,
+    and xalign's errors are one line."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    first = lines[0] if lines else type(error).__name__
+    return first if len(first) <= 240 else first[:237] + "..."
+
+
+def _config_failure(name: str, source: str, error: BaseException) -> ModelError:
+    """A local folder whose config.json transformers cannot use."""
+    config_file = Path(source) / "config.json"
+    try:
+        model_type = json.loads(config_file.read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        model_type = None
+    if model_type and "recognize" in str(error).lower():
+        from transformers import __version__ as transformers_version
+
+        return ModelError(
+            f"{source}: transformers {transformers_version} does not know the model type "
+            f"{model_type!r}; upgrade transformers, or pass --trust-remote-code if the model "
+            "ships its own code and you trust it"
+        )
+    return ModelError(f"{source} holds no usable config.json ({_brief(error)})")
 
 
 def _hub_failure(name: str, resolved: str, error: BaseException) -> ModelError:
@@ -115,7 +142,7 @@ def load_model(
         config = AutoConfig.from_pretrained(source, **common)
     except (OSError, ValueError) as error:
         if Path(source).is_dir():
-            raise ModelError(f"{source} holds no usable config.json ({error})") from None
+            raise _config_failure(name, source, error) from None
         raise _hub_failure(name, source, error) from None
 
     auto_class = transformers.AutoModel if for_embedding else transformers.AutoModelForSeq2SeqLM
@@ -138,12 +165,12 @@ def load_model(
         # transformers calls the kernel "sdpa" or, for FSMT, "scaled_dot_product_attention".
         message = str(error).lower()
         if "sdpa" not in message and "scaled_dot_product_attention" not in message:
-            raise ModelError(f"cannot load {name!r} for alignment: {error}") from None
+            raise ModelError(f"cannot load {name!r} for alignment: {_brief(error)}") from None
         # Some architectures have no SDPA kernel; eager attention is correct, only slower.
         model = auto_class.from_pretrained(source, config=config, dtype=torch_dtype, **common)
     except OSError as error:
         if Path(source).is_dir():
-            raise ModelError(f"{source} holds no loadable weights ({error})") from None
+            raise ModelError(f"{source} holds no loadable weights ({_brief(error)})") from None
         raise _hub_failure(name, source, error) from None
     try:
         with warnings.catch_warnings():
@@ -152,12 +179,12 @@ def load_model(
             warnings.filterwarnings("ignore", message=".*sacremoses.*")
             tokenizer = AutoTokenizer.from_pretrained(source, **common)
     except (OSError, ValueError) as error:
-        raise ModelError(f"cannot load the tokenizer of {name!r}: {error}") from None
+        raise ModelError(f"cannot load the tokenizer of {name!r}: {_brief(error)}") from None
     except ImportError as error:
         # FSMT's tokenizer needs sacremoses, which transformers does not install.
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise ModelError(
-            f"the tokenizer of {name!r} needs a package that is not installed ({first_line}); "
+            f"the tokenizer of {name!r} needs a package that is not installed "
+            f"({_brief(error)}); "
             "install it with pip and run again"
         ) from None
     model.to(torch_device)
