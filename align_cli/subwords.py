@@ -12,6 +12,7 @@ nothing beside the model.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -191,20 +192,50 @@ class PairEncoder:
                 )
 
 
+def language_codes(tokenizer: Any) -> list[str]:
+    """The codes ``src_lang``/``tgt_lang`` accept, in the tokenizer's order (empty: unknown).
+
+    M2M100 and mBART-50 map codes to ids in ``lang_code_to_id``; NLLB lists its codes
+    (``eng_Latn``, ...) among its extra special tokens.
+    """
+    by_code = getattr(tokenizer, "lang_code_to_id", None)
+    if isinstance(by_code, dict) and by_code:
+        return [str(code) for code in by_code]
+    extra = getattr(tokenizer, "extra_special_tokens", None) or []
+    if isinstance(extra, dict):
+        extra = list(extra.values())
+    return [str(t) for t in extra if not (str(t).startswith("<") and str(t).endswith(">"))]
+
+
+def _language_hint(code: str, known: list[str]) -> str:
+    """``; did you mean X?`` for codes that start like ``code`` or are spelt close to it."""
+    if not known:
+        return ""
+    similar = [k for k in known if k.lower().startswith(code.lower()[:2])]
+    similar += difflib.get_close_matches(code, known, n=3, cutoff=0.6)
+    suggestions = list(dict.fromkeys(similar))[:4]
+    shown = f"did you mean {' or '.join(suggestions)}? " if suggestions else ""
+    return f"; {shown}this model has {len(known)} codes ({', '.join(known[:5])}, ...)"
+
+
 def set_languages(tokenizer: Any, *, src_lang: str | None, tgt_lang: str | None) -> None:
-    """Set M2M100/NLLB/mBART-style language codes, failing clearly on unknown ones."""
+    """Set M2M100/NLLB/mBART-style language codes, failing clearly on unknown ones.
+
+    A code is checked against the tokenizer's list before it is set: M2M100 accepts any
+    ``tgt_lang`` and fails only when a target is encoded, and NLLB maps an unknown code
+    to whatever token has that spelling (``en`` is an ordinary piece of its vocabulary).
+    """
+    known = language_codes(tokenizer)
     for attribute, code in (("src_lang", src_lang), ("tgt_lang", tgt_lang)):
         if code is None:
             continue
+        option = "--" + attribute.replace("_", "-")
         if not hasattr(tokenizer, attribute):
-            raise ModelError(
-                f"this tokenizer takes no --{attribute.replace('_', '-')}; drop the option"
-            )
+            raise ModelError(f"this tokenizer takes no {option}; drop the option")
+        hint = _language_hint(code, known)
+        if known and code not in known:
+            raise ModelError(f"unknown language code {code!r} for {option}{hint}")
         try:
             setattr(tokenizer, attribute, code)
         except (KeyError, ValueError):
-            known = getattr(tokenizer, "additional_special_tokens", None) or []
-            hint = f" (known codes include {', '.join(list(known)[:8])}, ...)" if known else ""
-            raise ModelError(
-                f"unknown language code {code!r} for --{attribute.replace('_', '-')}{hint}"
-            ) from None
+            raise ModelError(f"unknown language code {code!r} for {option}{hint}") from None
