@@ -27,6 +27,7 @@ from torch import nn
 from align_cli.errors import ModelError
 from align_cli.kernels import cross_attention_probs
 
+SUPPORTED_FAMILIES = "Marian, M2M100, NLLB, mBART, T5/mT5, BART or FSMT"
 # Names the cross-attention block has in the transformers architectures we know.
 CROSS_ATTENTION_NAMES = ("encoder_attn", "EncDecAttention", "crossattention", "cross_attn")
 QUERY_NAMES = ("q_proj", "q", "query")
@@ -56,9 +57,11 @@ def decoder_layers(model: nn.Module) -> nn.ModuleList:
         layers = getattr(decoder, name, None)
         if isinstance(layers, nn.ModuleList):
             return layers
+    model_type = getattr(model.config, "model_type", "unknown")
     raise ModelError(
-        f"cannot find the decoder layers of this {type(model).__name__}; xalign aligns with "
-        "encoder-decoder models whose decoder has cross-attention"
+        f"cannot find the decoder layers of this {type(model).__name__} ({model_type!r}): "
+        "its decoder has no layers/block/layer list; xalign reads the cross-attention of "
+        f"{SUPPORTED_FAMILIES} decoders, so use one of those"
     )
 
 
@@ -86,7 +89,8 @@ def find_cross_attention_sites(model: nn.Module) -> list[CrossAttentionSite]:
         if attention is None or query is None or key is None:
             raise ModelError(
                 f"decoder layer {index} of this {model_type!r} model has no cross-attention "
-                "with separate query/key projections that xalign can read"
+                f"block ({'/'.join(CROSS_ATTENTION_NAMES)}) with its own query and key "
+                f"projections; xalign reads {SUPPORTED_FAMILIES} decoders, so use one of those"
             )
         num_heads = (
             getattr(attention, "num_heads", None)
