@@ -307,8 +307,17 @@ def render_terminal(view: PairView, *, width: int = 100, color: bool = True) -> 
             for h in headers
         )
         text.append(pad + line.rstrip() + "\n")
-    numbers = "".join(f"{j:>{cell - 1}} " if cell == 3 else f"{j % 100:<2}" for j in range(shown))
-    text.append(pad + numbers.rstrip() + "\n", style="dim")
+    if cell == 3:
+        number_lines = ["".join(f"{j:>2} " for j in range(shown))]
+    else:
+        # Two-character cells hold one digit: the tens go on a line of their own.
+        number_lines = [
+            "".join(f"{j // 10 % 10 if j >= 10 else ' '} " for j in range(shown)),
+            "".join(f"{j % 10} " for j in range(shown)),
+        ]
+    for number_line in number_lines:
+        if number_line.strip():
+            text.append(pad + number_line.rstrip() + "\n", style="dim")
 
     low, high = _value_range(view.matrix) if view.matrix is not None else (0.0, 1.0)
     for i, label in enumerate(labels):

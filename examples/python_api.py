@@ -1,0 +1,118 @@
+# %% [markdown]
+# # xalign from Python
+#
+# A notebook-style tour of the Python API: run it as a script
+# (`python examples/python_api.py`) or cell by cell (`# %%` cells open in Jupyter via
+# jupytext, VS Code and PyCharm). The model is the small MarianMT model trained on xalign's
+# synthetic language pair (`tests/data/synthetic/fwd`): a real translation model whose
+# attention has learned the alignment, small enough for a laptop. With network access, put
+# `"opus-mt-en-fr"` (or any local folder written by `save_pretrained`) in its place.
+# The API is documented in `docs/api.md`.
+
+# %%
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from align_cli import SentencePair, XalignError
+from align_cli.evaluate import evaluate
+from align_cli.formats import format_jsonl, format_pharaoh, read_pharaoh
+from align_cli.model import load_model
+from align_cli.pipeline import Aligner, AlignmentSettings
+from align_cli.show import render_terminal, save_figure, view_from_result
+
+SYNTHETIC = Path(__file__).resolve().parents[1] / "tests" / "data" / "synthetic"
+if not (SYNTHETIC / "fwd").is_dir():
+    print(f"skipped: this example needs the synthetic model in {SYNTHETIC}/fwd")
+    sys.exit(0)
+
+# %% [markdown]
+# ## Load a model once, align many pairs
+# `load_model` takes a folder, a hub id or `opus-mt-xx-yy`. An `Aligner` holds the model
+# and the settings; `align_texts` takes sentences (split on whitespace) or word lists.
+
+# %%
+model = load_model(str(SYNTHETIC / "fwd"), device="cpu")
+aligner = Aligner(model, AlignmentSettings(), include_matrix=True)
+print("signature:", aligner.signature)
+
+pairs = [
+    line.split("|||")
+    for line in (SYNTHETIC / "heldout.src-tgt").read_text(encoding="utf-8").splitlines()
+]
+sources = [tuple(source.split()) for source, _ in pairs]
+targets = [tuple(target.split()) for _, target in pairs]
+results = aligner.align_texts(sources[:3], targets[:3])
+
+# %% [markdown]
+# ## What a result holds
+# `AlignmentResult.pair` has the words; `links` are 0-based `(source, target)` pairs,
+# sorted; `scores[k]` is the attention probability of `links[k]`; `matrix` (asked for with
+# `include_matrix=True`) is the word-level matrix, one row per source word.
+
+# %%
+first = results[0]
+print("source:", " ".join(first.pair.src_words))
+print("target:", " ".join(first.pair.tgt_words))
+for (i, j), score in zip(first.links, first.scores, strict=True):
+    print(f"  {first.pair.src_words[i]:>12} -> {first.pair.tgt_words[j]:<12} {score:.2f}")
+print("matrix shape:", first.matrix.shape, "(source words x target words)")
+# Each target word's column is a distribution over the source words.
+print("columns sum to 1:", np.allclose(first.matrix.sum(axis=0), 1.0, atol=1e-4))
+
+# %% [markdown]
+# ## Score against the gold alignment
+# `evaluate` takes `(sure, possible)` gold sets and predicted link sets, and returns
+# micro-averaged AER, precision, recall and F1 (the synthetic gold is all sure links).
+
+# %%
+gold = list(read_pharaoh(str(SYNTHETIC / "heldout.gold")))
+count = 100
+predicted = [result.links for result in aligner.align_texts(sources[:count], targets[:count])]
+scores = evaluate(((g.sure, g.possible) for g in gold[:count]), predicted, worst=1)
+totals = scores.totals
+print(
+    f"{count} held-out pairs: AER {100 * totals.aer:.1f}%  P {100 * totals.precision:.1f}%  "
+    f"R {100 * totals.recall:.1f}%  F1 {100 * totals.f1:.1f}%"
+)
+
+# %% [markdown]
+# ## Other settings
+# `AlignmentSettings` picks the layers, heads, Shift-Att, pooling and the extraction method.
+# Here: the last layer instead of the one before it, and SimAlign's IterMax.
+
+# %%
+for settings in (AlignmentSettings(layers=(-1,)), AlignmentSettings(method="itermax")):
+    other = Aligner(model, settings)
+    links = [r.links for r in other.align_texts(sources[:count], targets[:count])]
+    aer = evaluate(((g.sure, g.possible) for g in gold[:count]), links).totals.aer
+    print(f"{settings.describe():60} AER {100 * aer:.1f}%")
+
+# %% [markdown]
+# ## Look at it
+# `view_from_result` turns a result (and its gold) into what `xalign show` draws:
+# a grid in the terminal, or a PNG/SVG/PDF with matplotlib.
+
+# %%
+worst = scores.worst[0].index
+# align_pairs takes SentencePair objects; their index is what the picture calls the line.
+[worst_result] = aligner.align_pairs([SentencePair(worst, sources[worst], targets[worst])])
+view = view_from_result(worst_result, gold[worst])
+print(render_terminal(view, color=False).plain)
+folder = Path(tempfile.mkdtemp(prefix="xalign-api-"))
+try:
+    print("figure:", save_figure([view], folder / "worst.png"))
+except XalignError as error:  # matplotlib is optional: pip install 'xalign[plot]'
+    print("no figure:", error)
+
+# %% [markdown]
+# ## Write files
+# The writers are pure functions from a result to one line of text.
+
+# %%
+print(format_pharaoh(first.links))
+print(format_jsonl(first, include_matrix=False)[:120], "...")
