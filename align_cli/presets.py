@@ -49,6 +49,38 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+# The preset each model family (config.model_type) gets when no --preset is given, and the
+# family's name as users know it. All "default" for now: the per-family choice follows
+# measurements (README, "Choosing the defaults").
+FAMILY_DEFAULTS: dict[str, str] = {
+    "marian": "default",
+    "m2m_100": "default",
+    "mbart": "default",
+    "t5": "default",
+    "mt5": "default",
+    "bart": "default",
+    "fsmt": "default",
+}
+FAMILY_NAMES: dict[str, str] = {
+    "marian": "MarianMT (OPUS-MT, bilingual and multilingual >>xxx<<)",
+    "m2m_100": "M2M100 and NLLB (--src-lang, --tgt-lang)",
+    "mbart": "mBART and mBART-50 (--src-lang, --tgt-lang)",
+    "t5": "T5 (--source-prefix)",
+    "mt5": "mT5 (--source-prefix)",
+    "bart": "BART",
+    "fsmt": "FSMT (fairseq WMT19)",
+}
+# Hub ids whose measured best setting differs from their family's (none measured yet).
+MODEL_DEFAULTS: dict[str, str] = {}
+
+
+def default_preset_for(model_type: str, model_name: str | None = None) -> str:
+    """The preset for a model: its own entry, else its family's, else ``default``."""
+    if model_name is not None and model_name in MODEL_DEFAULTS:
+        return MODEL_DEFAULTS[model_name]
+    return FAMILY_DEFAULTS.get(model_type, "default")
+
+
 def parse_layers(spec: str) -> tuple[int, ...]:
     """``-2``, ``3``, ``1,2`` or a Python-style range ``2:5`` (layers 2, 3 and 4)."""
     try:

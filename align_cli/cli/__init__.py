@@ -23,13 +23,23 @@ def cli() -> None:
 
 def _register_commands() -> None:
     # Imported here so that each command module can import `cli` helpers without cycles.
-    from align_cli.cli import convert_cmd, eval_cmd, extract_cmd, show_cmd, symmetrize_cmd
+    from align_cli.cli import (
+        convert_cmd,
+        eval_cmd,
+        extract_cmd,
+        models_cmd,
+        show_cmd,
+        sweep_cmd,
+        symmetrize_cmd,
+    )
 
     cli.add_command(extract_cmd.extract)
     cli.add_command(eval_cmd.eval_command)
     cli.add_command(symmetrize_cmd.symmetrize_command)
     cli.add_command(convert_cmd.convert)
     cli.add_command(show_cmd.show_command)
+    cli.add_command(sweep_cmd.sweep_command)
+    cli.add_command(models_cmd.models_command)
 
 
 _register_commands()

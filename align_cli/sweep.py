@@ -1,0 +1,355 @@
+"""Layer/head sweep: score every decoder layer and head against a gold alignment.
+
+Which layer and heads align best differs from model to model, so a user with a small
+gold set can measure it instead of trusting a preset. One teacher-forced pass per batch
+reads the cross-attention of **all** decoder layers, per head; every candidate setting
+
+* one head ``h`` of layer ``l``, or the mean of all heads of layer ``l``,
+* without and with Shift-Att,
+
+is turned into word matrices by the same pooling and extraction code ``xalign extract``
+uses (:func:`align_cli.aggregation.word_scores`, :func:`align_cli.pipeline.make_result`),
+and scored with AER (:mod:`align_cli.evaluate`). The best setting's options therefore
+reproduce its score with ``xalign extract`` + ``xalign eval``.
+
+The per-head reader below is separate from :class:`~align_cli.attention.CrossAttentionReader`
+on purpose: alignment needs one head-averaged ``[B, T, S]`` tensor from one layer and stops
+the decoder there; the sweep needs ``[B, layers, heads, T, S]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+from torch import nn
+
+from align_cli.aggregation import WordMaps, sentence_matrix, word_scores
+from align_cli.attention import CrossAttentionSite, decoder_arguments, find_cross_attention_sites
+from align_cli.errors import ModelError, XalignError
+from align_cli.evaluate import LinkCounts, count_links
+from align_cli.formats import AlignedSentence
+from align_cli.model import LoadedModel
+from align_cli.pipeline import Aligner, AlignmentSettings, BatchingSettings, make_result
+from align_cli.subwords import EncodedSide
+from align_cli.types import SentencePair
+
+
+class _LastLayerRead(Exception):
+    """Raised from a hook once the last decoder layer's cross-attention has been read."""
+
+
+class PerHeadAttentionReader:
+    """Cross-attention probabilities of every decoder layer and head, in float32.
+
+    Like :class:`~align_cli.attention.CrossAttentionReader` it hooks the cross-attention
+    query and key projections and computes ``softmax(Q Kᵀ · scaling)`` over the real
+    source tokens itself, so the model keeps its fast attention kernel; the decoder stops
+    after the last layer's keys and queries exist (its feed-forward block and the LM head
+    never run).
+    """
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+        self.sites = find_cross_attention_sites(model)
+        head_counts = {site.num_heads for site in self.sites}
+        if len(head_counts) != 1:
+            raise ModelError(
+                "the decoder layers have different numbers of cross-attention heads "
+                f"({sorted(head_counts)}); the sweep needs one head count"
+            )
+        self.num_layers = len(self.sites)
+        self.num_heads = head_counts.pop()
+
+    @torch.inference_mode()
+    def __call__(
+        self, src_ids: torch.Tensor, src_mask: torch.Tensor, decoder_ids: torch.Tensor
+    ) -> torch.Tensor:
+        """``[batch, layers, heads, decoder_len, src_len]`` probabilities (float32)."""
+        model = self.model
+        encoder_states = model.get_encoder()(input_ids=src_ids, attention_mask=src_mask)[0]
+        batch, dec_len = decoder_ids.shape
+        src_len = src_ids.shape[1]
+        probabilities = torch.zeros(
+            batch,
+            self.num_layers,
+            self.num_heads,
+            dec_len,
+            src_len,
+            dtype=torch.float32,
+            device=src_ids.device,
+        )
+        padding = ~src_mask.bool()[:, None, None, :]
+        captured: dict[tuple[int, str], torch.Tensor] = {}
+
+        def read_layer(site: CrossAttentionSite) -> None:
+            query = captured.pop((site.layer, "q"))
+            key = captured.pop((site.layer, "k"))
+            if site.time_first:
+                query, key = query.transpose(0, 1), key.transpose(0, 1)
+            query = query.reshape(batch, dec_len, site.num_heads, site.head_dim).transpose(1, 2)
+            key = key.reshape(batch, -1, site.num_heads, site.head_dim).transpose(1, 2)
+            logits = torch.matmul(query.float(), key.float().transpose(-1, -2)) * site.scaling
+            logits = logits.masked_fill(padding, float("-inf"))
+            probabilities[:, site.layer] = logits.softmax(dim=-1)
+            if site.layer == self.num_layers - 1:
+                raise _LastLayerRead
+
+        def make_hook(site: CrossAttentionSite, kind: str):
+            def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+                captured[(site.layer, kind)] = output
+                if (site.layer, "q") in captured and (site.layer, "k") in captured:
+                    read_layer(site)
+
+            return hook
+
+        handles = []
+        for site in self.sites:
+            handles.append(site.query_proj.register_forward_hook(make_hook(site, "q")))
+            handles.append(site.key_proj.register_forward_hook(make_hook(site, "k")))
+        try:
+            model.get_decoder()(**decoder_arguments(model, decoder_ids, encoder_states, src_mask))
+        except _LastLayerRead:
+            pass
+        else:
+            raise ModelError(
+                "the decoder finished without reaching the cross-attention of its last layer; "
+                "this architecture is not supported"
+            )
+        finally:
+            for handle in handles:
+                handle.remove()
+        return probabilities
+
+
+@dataclass(frozen=True)
+class SweepSetting:
+    """One candidate: a layer (0-based), one head or the head mean, and Shift-Att."""
+
+    layer: int
+    head: int | None  # None: mean over all heads
+    shift: bool
+
+    def settings(self, base: AlignmentSettings) -> AlignmentSettings:
+        heads = None if self.head is None else (self.head,)
+        return replace(base, layers=(self.layer,), heads=heads, shift=self.shift)
+
+    def extract_options(self, pooling: str) -> list[str]:
+        """The ``xalign extract`` options that select this setting."""
+        return [
+            "--layers",
+            str(self.layer),
+            "--heads",
+            "mean" if self.head is None else str(self.head),
+            "--shift" if self.shift else "--no-shift",
+            "--pooling",
+            pooling,
+            "--method",
+            "argmax",
+        ]
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    setting: SweepSetting
+    counts: LinkCounts
+
+
+@dataclass
+class SweepResult:
+    """Every setting's corpus-level counts, best (lowest AER) first."""
+
+    rows: list[SweepRow]
+    sentences: int
+    num_layers: int
+    num_heads: int
+    pooling: str
+    skipped: list[int] = field(default_factory=list)  # 1-based corpus lines not run
+
+    @property
+    def best(self) -> SweepRow:
+        return self.rows[0]
+
+    def to_dict(self) -> dict[str, object]:
+        def row_dict(row: SweepRow) -> dict[str, object]:
+            return {
+                "layer": row.setting.layer,
+                "layer_from_end": row.setting.layer - self.num_layers,
+                "heads": "mean" if row.setting.head is None else row.setting.head,
+                "shift": row.setting.shift,
+                **row.counts.to_dict(),
+            }
+
+        return {
+            "sentences": self.sentences,
+            "layers": self.num_layers,
+            "heads": self.num_heads,
+            "pooling": self.pooling,
+            "method": "argmax",
+            "skipped_lines": self.skipped,
+            "best": {
+                **row_dict(self.best),
+                "extract_options": self.best.setting.extract_options(self.pooling),
+            },
+            "results": [row_dict(row) for row in self.rows],
+        }
+
+
+@dataclass
+class _Pair:
+    pair: SentencePair
+    gold: AlignedSentence
+    src: EncodedSide
+    tgt: EncodedSide
+
+    @property
+    def cost(self) -> int:
+        return len(self.src.ids) + len(self.tgt.ids) + 1
+
+
+def _pad(rows: Sequence[np.ndarray], value: int) -> torch.Tensor:
+    width = max(len(row) for row in rows)
+    out = np.full((len(rows), width), value, dtype=np.int64)
+    for index, row in enumerate(rows):
+        out[index, : len(row)] = row
+    return torch.from_numpy(out)
+
+
+def _batches(items: list[_Pair], batching: BatchingSettings) -> Iterator[list[_Pair]]:
+    """Length-sorted batches under the pair and padded-token budgets."""
+    batch: list[_Pair] = []
+    widest = 0
+    for item in sorted(items, key=lambda entry: entry.cost):
+        widest_if_added = max(widest, item.cost)
+        if batch and (
+            len(batch) >= batching.batch_size
+            or widest_if_added * (len(batch) + 1) > batching.max_tokens
+        ):
+            yield batch
+            batch, widest_if_added = [], item.cost
+        batch.append(item)
+        widest = widest_if_added
+    if batch:
+        yield batch
+
+
+def sweep(
+    loaded: LoadedModel,
+    pairs: Iterable[SentencePair],
+    gold: Iterable[AlignedSentence],
+    *,
+    shifts: Sequence[bool] = (False, True),
+    pooling: str = "mean",
+    batching: BatchingSettings | None = None,
+    src_lang: str | None = None,
+    tgt_lang: str | None = None,
+    source_prefix: str | None = None,
+    target_language_token: str | None = None,
+) -> SweepResult:
+    """Score every (layer, head or head mean, shift) setting with argmax extraction."""
+    batching = batching or BatchingSettings(batch_size=16, max_tokens=4000)
+    base = AlignmentSettings(pooling=pooling, method="argmax")
+    # The Aligner encodes words exactly as `xalign extract` does and knows the model's
+    # decoder start token, padding id and length limit.
+    aligner = Aligner(
+        loaded,
+        base,
+        batching,
+        src_lang=src_lang,
+        tgt_lang=tgt_lang,
+        source_prefix=source_prefix,
+        target_language_token=target_language_token,
+    )
+    reader = PerHeadAttentionReader(loaded.model)
+    candidates = [
+        SweepSetting(layer, head, shift)
+        for layer in range(reader.num_layers)
+        for head in [None, *range(reader.num_heads)]
+        for shift in shifts
+    ]
+    totals = {candidate: LinkCounts() for candidate in candidates}
+
+    items: list[_Pair] = []
+    skipped: list[int] = []
+    sentences = 0
+    pairs_iter, gold_iter = iter(pairs), iter(gold)
+    for pair in pairs_iter:
+        reference = next(gold_iter, None)
+        if reference is None:
+            raise XalignError(
+                f"the gold file has fewer sentences than the corpus (no gold for corpus "
+                f"line {pair.line_no}); they must be line-aligned"
+            )
+        sentences += 1
+        if not pair.src_words or not pair.tgt_words:
+            _count_empty(totals, reference)
+            continue
+        src = aligner.encoder.source.encode(pair.src_words)
+        tgt = aligner.encoder.target.encode(pair.tgt_words)
+        if max(len(src.ids), len(tgt.ids) + 1) > aligner.length_limit:
+            skipped.append(pair.line_no)
+            _count_empty(totals, reference)
+            continue
+        items.append(_Pair(pair, reference, src, tgt))
+    if next(gold_iter, None) is not None:
+        raise XalignError(
+            f"the gold file has more sentences than the corpus ({sentences}); "
+            "they must be line-aligned"
+        )
+    if sentences == 0:
+        raise XalignError("the corpus is empty; nothing to sweep")
+
+    device = loaded.device
+    for batch in _batches(items, batching):
+        src_ids = _pad([item.src.ids for item in batch], aligner.pad_id).to(device)
+        src_mask = _pad([np.ones_like(item.src.ids) for item in batch], 0).to(device)
+        decoder_ids = _pad(
+            [np.concatenate(([aligner.start_id], item.tgt.ids)) for item in batch],
+            aligner.pad_id,
+        ).to(device)
+        maps = WordMaps(
+            src_word_of_token=_pad([item.src.word_of_token for item in batch], -1).to(device),
+            tgt_word_of_token=_pad([item.tgt.word_of_token for item in batch], -1).to(device),
+            n_src_words=max(item.src.n_words for item in batch),
+            n_tgt_words=max(item.tgt.n_words for item in batch),
+        )
+        probabilities = reader(src_ids, src_mask, decoder_ids)
+        for layer in range(reader.num_layers):
+            per_head = probabilities[:, layer]
+            for head in [None, *range(reader.num_heads)]:
+                attention = per_head.mean(dim=1) if head is None else per_head[:, head]
+                for shift in shifts:
+                    candidate = SweepSetting(layer, head, shift)
+                    totals[candidate] += _score(batch, attention, maps, candidate.settings(base))
+    rows = [SweepRow(candidate, totals[candidate]) for candidate in candidates]
+    # Lowest AER first; ties go to the simpler setting (head mean, no shift, lower layer).
+    rows.sort(
+        key=lambda row: (
+            round(row.counts.aer, 12),
+            row.setting.head is not None,
+            row.setting.shift,
+            -row.setting.layer,
+        )
+    )
+    return SweepResult(rows, sentences, reader.num_layers, reader.num_heads, pooling, skipped)
+
+
+def _score(
+    batch: list[_Pair], attention: torch.Tensor, maps: WordMaps, settings: AlignmentSettings
+) -> LinkCounts:
+    scores = word_scores(attention, maps, shift=settings.shift, pooling=settings.pooling).cpu()
+    total = LinkCounts()
+    for row, item in enumerate(batch):
+        matrix = sentence_matrix(scores[row], item.src.n_words, item.tgt.n_words)
+        result = make_result(item.pair, matrix, None, settings, include_matrix=False)
+        total += count_links(item.gold.sure, item.gold.possible, result.links)
+    return total
+
+
+def _count_empty(totals: dict[SweepSetting, LinkCounts], reference: AlignedSentence) -> None:
+    """A pair that is not run counts as predicting no link, as ``xalign extract`` does."""
+    counts = count_links(reference.sure, reference.possible, ())
+    for candidate in totals:
+        totals[candidate] += counts
