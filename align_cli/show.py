@@ -226,16 +226,20 @@ def read_jsonl_matrices(path: str) -> Iterator[np.ndarray | None]:
 def _value_range(matrix: np.ndarray) -> tuple[float, float]:
     """The range the shades span.
 
-    Probabilities (every value in [0, 1]) always span [0, 1], so that a flat, undecided
-    attention row looks pale and a confident one dark, in every pair alike. Other scores
-    span 0 (or the minimum, if negative) up to the maximum.
+    Attention (every column a probability distribution over the source words) always
+    spans [0, 1], so that a flat, undecided column looks pale and a confident one dark,
+    in every pair alike. Other scores (similarities) span their own lowest to highest
+    value, which is where their information is.
     """
     if matrix.size == 0:
         return 0.0, 1.0
     low, high = float(np.nanmin(matrix)), float(np.nanmax(matrix))
-    if low >= 0.0 and high <= 1.0:
+    column_sums = np.nansum(matrix, axis=0)
+    # Rounded JSONL matrices (4 decimals) sum to 1 only approximately; all-zero columns
+    # belong to words without pieces.
+    distributions = np.all((np.abs(column_sums - 1.0) < 1e-2) | (column_sums == 0.0))
+    if low >= 0.0 and high <= 1.0 and distributions:
         return 0.0, 1.0
-    low = min(0.0, low)
     return low, high if high > low else low + 1.0
 
 
@@ -359,11 +363,11 @@ def legend_entries(views: Sequence[PairView], *, color: bool = True) -> list[Tex
     if shaded:
         name = shaded[0].value_name
         if color:
-            entry = Text(f"shade: {name} from white (0) to ")
-            entry.append("   ", style=f"on {_shade_color(1.0)}")
-            entry.append(" (1, or the largest score)")
+            entry = Text(f"shade: {name}, low (white) to high (")
+            entry.append("  ", style=f"on {_shade_color(1.0)}")
+            entry.append("); attention on a 0-1 scale")
         else:
-            entry = Text(f"shade: {name} from low to high: '{_SHADE_GLYPHS[1:]}'")
+            entry = Text(f"shade: {name}, low to high: '{_SHADE_GLYPHS[1:]}'")
         entries.append(entry)
     return entries
 
@@ -394,7 +398,7 @@ def render_figure(views: Sequence[PairView], *, title: str | None = None) -> Fig
 
     Pairs are stacked top to bottom, left-aligned, with the same cell size, so that
     sentences of different lengths compare at a glance. Each has a colour bar (0 to 1
-    for probabilities, else up to the pair's largest score) and its summary as the title;
+    for attention, else the pair's lowest to highest score) and its summary as the title;
     one legend below lists the marks that occur. Needs matplotlib
     (:data:`MATPLOTLIB_MISSING`).
     """

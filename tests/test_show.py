@@ -157,6 +157,19 @@ def test_without_colour_the_scores_show_as_glyphs_and_with_colour_as_backgrounds
     assert cell_grid(coloured.plain.split("\n"))[(1, 0)] == " "
 
 
+def test_attention_shades_on_a_fixed_scale_and_similarities_on_their_own_range():
+    # Flat attention (every column a distribution, 0.2 everywhere) stays pale...
+    flat = np.full((len(SRC), len(TGT)), 0.2)
+    grid = cell_grid(plain(example_view(flat, predicted=frozenset(), sure=None), color=False))
+    assert set(grid.values()) == {" "}
+    # ...while similarities in [0.5, 0.9] (columns are not distributions) use their range.
+    similarity = np.full((len(SRC), len(TGT)), 0.5)
+    similarity[1, 0] = 0.9
+    view = example_view(similarity, predicted=frozenset(), sure=None, value_name="similarity")
+    grid = cell_grid(plain(view, color=False))
+    assert grid[(1, 0)] == "▓" and grid[(0, 0)] == " "
+
+
 def test_a_narrow_terminal_narrows_the_cells_then_leaves_out_the_last_words():
     words = tuple(f"w{j}" for j in range(30))
     view = PairView(0, ("a", "b"), words, frozenset({(0, 29), (1, 3)}))

@@ -162,6 +162,7 @@ def views_from_model(
     lines: list[int] | None,
     worst: int,
     gold: list[AlignedSentence] | None,
+    value_name: str = "attention",
 ) -> list[PairView]:
     """Run ``aligner`` on the chosen pairs of ``corpus`` (all of them to find the worst)."""
     if worst:
@@ -203,14 +204,32 @@ def views_from_model(
             if result.pair.index >= len(gold):
                 raise _past_the_end([result.pair.index], len(gold), "the gold file")
             gold_sentence = gold[result.pair.index]
-        views.append(view_from_result(result, gold_sentence))
+        views.append(view_from_result(result, gold_sentence, value_name=value_name))
     return views
 
 
 def _build_aligner(model: str, options: dict):
+    """An aligner for ``model``: cross-attention for a translation model, else embeddings."""
     from align_cli.model import load_model
     from align_cli.pipeline import Aligner
 
+    loaded = load_model(model, device=options["device"], dtype=options["dtype"])
+    if not getattr(loaded.model.config, "is_encoder_decoder", False):
+        # An encoder (mBERT, XLM-R): SimAlign's similarity path, imported only when needed.
+        from align_cli.embedding import build_aligner
+
+        given = {
+            key: value
+            for key, value in options.items()
+            if key not in ("device", "dtype") and value is not None
+        }
+        return build_aligner(loaded, None, True, **given), "similarity"
+    for key in ("embedding_layer", "granularity"):
+        if options[key] is not None:
+            flag = "--" + key.replace("_", "-")
+            raise XalignError(
+                f"{flag} is for encoder-only models; {model!r} is a translation model"
+            )
     overrides: dict[str, object] = {}
     if options["layers"] is not None:
         overrides["layers"] = parse_layers(options["layers"])
@@ -219,9 +238,8 @@ def _build_aligner(model: str, options: dict):
     for key in ("shift", "pooling", "method", "threshold"):
         if options[key] is not None:
             overrides[key] = options[key]
-    settings = resolve_settings(options["preset"], **overrides)
-    loaded = load_model(model, device=options["device"], dtype=options["dtype"])
-    return Aligner(
+    settings = resolve_settings(options["preset"] or "default", **overrides)
+    aligner = Aligner(
         loaded,
         settings,
         src_lang=options["src_lang"],
@@ -230,6 +248,7 @@ def _build_aligner(model: str, options: dict):
         target_language_token=options["target_token"],
         include_matrix=True,
     )
+    return aligner, "attention"
 
 
 # --------------------------------------------------------------------------- command
@@ -276,13 +295,21 @@ def _build_aligner(model: str, options: dict):
     help="Write a figure (.png, .svg or .pdf; needs matplotlib) instead of the terminal view.",
 )
 @click.option("--title", help="A title above the figure.")
-@click.option("--preset", type=click.Choice(sorted(PRESETS)), default="default", show_default=True)
+@click.option(
+    "--preset", type=click.Choice(sorted(PRESETS)), help="Named settings (default: default)."
+)
 @click.option("--layers", help="Decoder layer(s) with --model: -2, 3, 2,3 or 2:5.")
 @click.option("--heads", help="'mean' or head indices such as 0,3.")
 @click.option("--shift/--no-shift", default=None, help="Shift-Att (Chen et al. 2020).")
 @click.option("--pooling", type=click.Choice(["mean", "max", "sum"]))
 @click.option("--method", "--extraction", "method", type=click.Choice(sorted(METHODS)))
 @click.option("--threshold", type=float, help="Score above which --method threshold links.")
+@click.option("--embedding-layer", type=int, help="Hidden layer compared, for encoder-only models.")
+@click.option(
+    "--granularity",
+    type=click.Choice(["word", "subword"]),
+    help="Compare words or subwords, for encoder-only models.",
+)
 @click.option("--src-lang", help="Source language code (M2M100, NLLB, mBART-50).")
 @click.option("--tgt-lang", help="Target language code (M2M100, NLLB, mBART-50).")
 @click.option("--target-token", help="Target language token for multilingual OPUS-MT.")
@@ -328,14 +355,19 @@ def show_command(
     lines = parse_line_numbers(lines_spec) if lines_spec else [0]
 
     if model is not None:
-        aligner = _build_aligner(model, model_options)
+        aligner, value_name = _build_aligner(model, model_options)
         if not quiet:
             click.echo(f"xalign: {aligner.signature}", err=True)
         gold_sentences = None
         if gold is not None:
             gold_sentences = _gold_sentences(gold, gold_format, gold_one_based)
         views = views_from_model(
-            aligner, corpus, lines=None if worst else lines, worst=worst or 0, gold=gold_sentences
+            aligner,
+            corpus,
+            lines=None if worst else lines,
+            worst=worst or 0,
+            gold=gold_sentences,
+            value_name=value_name,
         )
     else:
         assert alignment is not None
