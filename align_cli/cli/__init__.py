@@ -47,8 +47,11 @@ _register_commands()
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the group and turn user errors into one line."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        cli.main(args=argv, prog_name="xalign", standalone_mode=False)
+        # The arguments travel with the context so that an interrupted extract can print
+        # the exact command that resumes it.
+        cli.main(args=args, prog_name="xalign", standalone_mode=False, obj={"args": args})
     except XalignError as error:
         click.echo(f"xalign: error: {error}", err=True)
         sys.exit(error.exit_code)

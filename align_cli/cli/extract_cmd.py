@@ -2,54 +2,72 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
-from collections.abc import Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
 
 import click
 
-from align_cli.corpus import read_corpus
+from align_cli.corpus import count_pairs, read_corpus
 from align_cli.errors import XalignError
 from align_cli.extraction import METHODS
-from align_cli.formats import format_giza_a3, format_jsonl, format_pharaoh, format_scores
-from align_cli.model import load_model
-from align_cli.pipeline import Aligner, BatchingSettings, BidirectionalAligner
+from align_cli.output import RECORD_LINES, AlignmentWriter, Shard
+from align_cli.pipeline import BatchingSettings
 from align_cli.presets import PRESETS, parse_heads, parse_layers, resolve_settings
+from align_cli.runner import (
+    AlignerSpec,
+    LocalBackend,
+    RunInterrupted,
+    WindowBackend,
+    build_aligner,
+    run_alignment,
+    stderr_announcer,
+)
 from align_cli.symmetrize import METHODS as SYMMETRIZATIONS
-from align_cli.types import AlignmentResult
+from align_cli.types import SentencePair
 
-OUTPUT_FORMATS = ("pharaoh", "jsonl", "giza")
+OUTPUT_FORMATS = tuple(RECORD_LINES)
 
-
-def _open_output(path: str | None, force: bool, stack: ExitStack) -> TextIO:
-    if path is None or path == "-":
-        return sys.stdout
-    if Path(path).exists() and not force:
-        raise XalignError(f"{path} exists; pass --force to overwrite it")
-    return stack.enter_context(open(path, "w", encoding="utf-8", newline="\n"))
+# Options that may differ between an interrupted run and its --resume: they change how
+# or where the work runs, never the bytes of the output.
+RESUME_IGNORES = frozenset({"force", "resume", "quiet", "ray_address", "ray_actors", "device"})
 
 
-def _with_progress(results: Iterator[AlignmentResult]) -> Iterator[AlignmentResult]:
-    """Show a spinner with a pair count on stderr, only when stderr is a terminal."""
+@contextmanager
+def _progress() -> Iterator[Callable[[int], None] | None]:
+    """A pair counter on stderr, only when stderr is a terminal."""
     if not sys.stderr.isatty():
-        yield from results
+        yield None
         return
+    from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     columns = (SpinnerColumn(), TextColumn("{task.completed} pairs"), TimeElapsedColumn())
-    with Progress(*columns, transient=True, console=_stderr_console()) as progress:
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as progress:
         task = progress.add_task("aligning", total=None)
-        for result in results:
-            yield result
-            progress.advance(task)
+        yield lambda pairs: progress.update(task, completed=pairs)
 
 
-def _stderr_console():
-    from rich.console import Console
+def _resume_command(args: list[str]) -> str:
+    """The command line that continues this run: the same one, with --resume."""
+    kept = [arg for arg in args if arg not in ("--force", "--resume")]
+    return shlex.join(["xalign", *kept, "--resume"])
 
-    return Console(stderr=True)
+
+def _run_description(params: dict, inputs: tuple[str, ...], shard: Shard | None) -> dict:
+    """What a --resume must match: every option that changes the output, and the inputs."""
+    description = {
+        key: value
+        for key, value in params.items()
+        if key not in RESUME_IGNORES
+        # Compared in their normalised forms: absolute paths, the parsed shard.
+        and key not in ("inputs", "joined", "output", "scores_path", "shard_text")
+    }
+    description["inputs"] = [arg if arg == "-" else str(Path(arg).absolute()) for arg in inputs]
+    description["shard"] = None if shard is None else f"{shard.index}/{shard.count}"
+    return description
 
 
 @click.command()
@@ -169,7 +187,55 @@ def _stderr_console():
     show_default=True,
     help="Invalid UTF-8 in the input: stop with an error, or replace.",
 )
-@click.option("--force", is_flag=True, help="Overwrite existing output files.")
+@click.option(
+    "--on-bad-line",
+    type=click.Choice(["fail", "skip"]),
+    default="fail",
+    show_default=True,
+    help="A 'source ||| target' line without exactly one '|||': stop with an error naming "
+    "the line, or write an empty line for it and warn.",
+)
+@click.option(
+    "--window",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="Pairs read, length-sorted and written together: the unit of batching, of "
+    "--shard and of --resume.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted run from where its output ends (same options); a no-op "
+    "when the output is complete, a fresh start when there is none.",
+)
+@click.option(
+    "--shard",
+    "shard_text",
+    metavar="K/N",
+    help="Align only the K-th of N contiguous slices of the corpus (whole windows), for job "
+    "arrays; `cat` of the N outputs in order equals one run's output.",
+)
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Align on Ray actors: a cluster address (host:port, ray://..., auto) or none to "
+    "start Ray here. Put it after the input files. Needs pip install 'xalign[ray]'.",
+)
+@click.option(
+    "--ray-actors",
+    type=click.IntRange(min=1),
+    help="Model replicas on the Ray cluster (default: one per GPU, else one per CPU).",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Overwrite existing output files (and start an interrupted run again).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the signature and summary.")
 def extract(
     inputs: tuple[str, ...],
@@ -201,6 +267,12 @@ def extract(
     revision: str | None,
     trust_remote_code: bool,
     encoding_errors: str,
+    on_bad_line: str,
+    window: int,
+    resume: bool,
+    shard_text: str | None,
+    ray_address: str | None,
+    ray_actors: int | None,
     force: bool,
     quiet: bool,
 ) -> None:
@@ -208,6 +280,12 @@ def extract(
 
     Writes one line per input pair (Pharaoh 'i-j', 0-based, source first), in input order.
     """
+    if ray_address is not None and Path(ray_address).is_file():
+        # `--ray FILE ...`: click gives --ray's optional value the next argument.
+        raise XalignError(
+            f"--ray took {ray_address!r} as its address; put --ray after the input files, or "
+            "give it an address (--ray auto)"
+        )
     if joined is not None:
         inputs = (joined, *inputs)
     if len(inputs) not in (1, 2):
@@ -227,73 +305,117 @@ def extract(
         if value is not None:
             overrides[key] = value
     settings = resolve_settings(preset, **overrides)
-    pairs = read_corpus(inputs, encoding_errors=encoding_errors)
-
-    loaded = load_model(
-        model, device=device, dtype=dtype, revision=revision, trust_remote_code=trust_remote_code
-    )
-    batching = BatchingSettings(batch_size=batch_size, max_tokens=max_tokens, max_length=max_length)
+    shard = Shard.parse(shard_text) if shard_text is not None else None
+    ctx = click.get_current_context()
+    args: list[str] = (ctx.obj or {}).get("args", sys.argv[1:])
     include_matrix = matrix and output_format == "jsonl"
-    aligner: Aligner | BidirectionalAligner = Aligner(
-        loaded,
-        settings,
-        batching,
+    spec = AlignerSpec(
+        model=model,
+        settings=settings,
+        batching=BatchingSettings(
+            batch_size=batch_size, max_tokens=max_tokens, window=window, max_length=max_length
+        ),
+        reverse_model=reverse_model,
+        device=device,
+        dtype=dtype,
+        revision=revision,
+        trust_remote_code=trust_remote_code,
         src_lang=src_lang,
         tgt_lang=tgt_lang,
         source_prefix=source_prefix,
-        target_language_token=target_token,
+        target_token=target_token,
         include_matrix=include_matrix,
     )
-    if reverse_model is not None:
-        reverse_loaded = load_model(
-            reverse_model, device=device, dtype=dtype, trust_remote_code=trust_remote_code
-        )
-        # The reverse model reads the target side as its source: languages swap.
-        reverse = Aligner(
-            reverse_loaded,
-            settings,
-            batching,
-            src_lang=tgt_lang,
-            tgt_lang=src_lang,
-            include_matrix=include_matrix,
-        )
-        aligner = BidirectionalAligner(aligner, reverse)
-    if not quiet:
-        click.echo(f"xalign: {aligner.signature}", err=True)
 
-    skipped: list[int] = []
-    written = 0
-    with ExitStack() as stack:
-        out = _open_output(output, force, stack)
-        scores_out = _open_output(scores_path, force, stack) if scores_path else None
-        for result in _with_progress(aligner.align_pairs(pairs)):
-            if result.skipped is not None:
-                if on_long == "fail":
-                    raise XalignError(
-                        f"pair too long ({result.skipped}); shorten it, raise "
-                        "--max-length or use --on-long skip",
-                        path=inputs[0],
-                        line=result.pair.line_no,
-                    )
-                skipped.append(result.pair.line_no)
-            if output_format == "pharaoh":
-                out.write(format_pharaoh(result.links) + "\n")
-            elif output_format == "jsonl":
-                out.write(
-                    format_jsonl(result, include_matrix=matrix, signature=aligner.signature) + "\n"
-                )
-            else:
-                out.write(format_giza_a3(result, result.pair.index + 1) + "\n")
-            if scores_out is not None:
-                scores_out.write(format_scores(result.scores) + "\n")
-            written += 1
-        out.flush()
-    if skipped and not quiet:
-        shown = ", ".join(str(n) for n in skipped[:20]) + (" ..." if len(skipped) > 20 else "")
-        click.echo(
-            f"xalign: warning: {len(skipped)} pair(s) longer than the model takes were "
-            f"left unaligned (empty lines); input lines: {shown}",
-            err=True,
+    # Everything that can be refused is refused before a model is loaded.
+    pair_range = (0, None) if shard is None else shard.pair_range(count_pairs(inputs), window)
+
+    def make_writer(signature: str) -> AlignmentWriter:
+        return AlignmentWriter(
+            output,
+            scores_path,
+            output_format=output_format,
+            include_matrix=matrix,
+            signature=signature,
+            description=_run_description(ctx.params, inputs, shard),
+            window=window,
+            force=force,
+            resume=resume,
         )
+
+    if not make_writer("").check():
+        if not quiet:
+            click.echo(f"xalign: {output} is already complete; nothing to resume", err=True)
+        return
+
+    backend: WindowBackend
+    if ray_address is not None:
+        from align_cli.distributed import RayBackend, connect
+
+        connect(ray_address)
+        backend = RayBackend(spec, actors=ray_actors)
+    else:
+        backend = LocalBackend(build_aligner(spec))
     if not quiet:
-        click.echo(f"xalign: aligned {written - len(skipped)} of {written} pairs", err=True)
+        click.echo(f"xalign: {backend.signature}", err=True)
+
+    bad_lines: list[int] = []
+
+    def read_pairs(skip: int) -> Iterator[SentencePair]:
+        start, stop = pair_range
+        return read_corpus(
+            inputs,
+            encoding_errors=encoding_errors,
+            start=start + skip,
+            stop=stop,
+            on_bad_line=(lambda line_no, _reason: bad_lines.append(line_no))
+            if on_bad_line == "skip"
+            else None,
+        )
+
+    writer = make_writer(backend.signature)
+    try:
+        with _progress() as on_window:
+            summary = run_alignment(
+                backend,
+                read_pairs,
+                writer,
+                window=window,
+                on_long=on_long,
+                long_pair_path=inputs[0],
+                on_window=on_window,
+                announce=stderr_announcer,
+            )
+    except RunInterrupted as stop:
+        where = (
+            f"resume with: {_resume_command(args)}"
+            if writer.resumable
+            else "this output cannot be resumed (use -o FILE for that)"
+        )
+        click.echo(f"xalign: interrupted after {stop.pairs} pairs; {where}", err=True)
+        sys.exit(stop.exit_code)
+    if summary.already_complete:
+        if not quiet:
+            click.echo(f"xalign: {output} is already complete; nothing to resume", err=True)
+        return
+    if quiet:
+        return
+    for line_nos, what in (
+        (summary.skipped_lines, "pair(s) longer than the model takes were left unaligned"),
+        (bad_lines, "line(s) without exactly one '|||' were left unaligned"),
+    ):
+        if line_nos:
+            shown = ", ".join(str(n) for n in line_nos[:20]) + (
+                " ..." if len(line_nos) > 20 else ""
+            )
+            click.echo(
+                f"xalign: warning: {len(line_nos)} {what} (empty lines); input lines: {shown}",
+                err=True,
+            )
+    unaligned = len(summary.skipped_lines) + len(bad_lines)
+    resumed = f" (resumed after {summary.pairs_before})" if summary.pairs_before else ""
+    click.echo(
+        f"xalign: aligned {summary.pairs_written - unaligned} of {summary.pairs_written} "
+        f"pairs{resumed}",
+        err=True,
+    )

@@ -1,0 +1,349 @@
+"""Running an alignment job: windows of pairs in, whole windows out, safe to stop.
+
+The CLI's ``extract`` command is a thin layer over :func:`run_alignment`, which reads the
+corpus (or a shard of it) in windows, hands the windows to a backend (this process, or Ray
+actors across a cluster: :mod:`align_cli.distributed`) and writes the results in input
+order through an :class:`~align_cli.output.AlignmentWriter`.
+
+Stopping: the first Ctrl-C (SIGINT) lets the window being aligned finish and be written,
+then stops; a second Ctrl-C, or SIGTERM (what Slurm and most schedulers send first),
+abandons that window at once. Either way the output holds whole windows and
+:class:`RunInterrupted` says how many pairs, so the CLI can print the command that
+resumes. A bad input line (a file that ends early, undecodable bytes) stops the run only
+after every pair before it has been aligned and written.
+"""
+
+from __future__ import annotations
+
+import pickle
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from align_cli.errors import CorpusError, ModelError, XalignError
+from align_cli.model import LoadedModel, load_model
+from align_cli.output import AlignmentWriter
+from align_cli.pipeline import (
+    Aligner,
+    AlignmentSettings,
+    BatchingSettings,
+    BidirectionalAligner,
+    windows,
+)
+from align_cli.types import AlignmentResult, SentencePair
+
+# --------------------------------------------------------------------------- building aligners
+
+
+@dataclass(frozen=True)
+class AlignerSpec:
+    """Everything needed to build an aligner; small and picklable, so Ray actors can too."""
+
+    model: str
+    settings: AlignmentSettings
+    batching: BatchingSettings
+    reverse_model: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    revision: str | None = None
+    trust_remote_code: bool = False
+    src_lang: str | None = None
+    tgt_lang: str | None = None
+    source_prefix: str | None = None
+    target_token: str | None = None
+    include_matrix: bool = False
+
+
+def _load(name: str, **options: Any) -> LoadedModel:
+    """:func:`load_model`, with a refused pickle turned into a one-line error."""
+    try:
+        return load_model(name, **options)
+    except pickle.UnpicklingError as error:
+        # torch loads .bin checkpoints weights-only: a file holding anything but tensors
+        # (code, arbitrary objects) is refused rather than executed.
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else "refused"
+        raise ModelError(
+            f"refused to unpickle the weights of {name!r} (not plain tensors: {reason}); "
+            "use a model with safetensors weights"
+        ) from None
+
+
+def build_aligner(spec: AlignerSpec) -> Aligner | BidirectionalAligner:
+    """Load the model(s) of ``spec`` and return the aligner they make."""
+    loaded = _load(
+        spec.model,
+        device=spec.device,
+        dtype=spec.dtype,
+        revision=spec.revision,
+        trust_remote_code=spec.trust_remote_code,
+    )
+    aligner = Aligner(
+        loaded,
+        spec.settings,
+        spec.batching,
+        src_lang=spec.src_lang,
+        tgt_lang=spec.tgt_lang,
+        source_prefix=spec.source_prefix,
+        target_language_token=spec.target_token,
+        include_matrix=spec.include_matrix,
+    )
+    if spec.reverse_model is None:
+        return aligner
+    reverse_loaded = _load(
+        spec.reverse_model,
+        device=spec.device,
+        dtype=spec.dtype,
+        trust_remote_code=spec.trust_remote_code,
+    )
+    # The reverse model reads the target side as its source: languages swap.
+    reverse = Aligner(
+        reverse_loaded,
+        spec.settings,
+        spec.batching,
+        src_lang=spec.tgt_lang,
+        tgt_lang=spec.src_lang,
+        include_matrix=spec.include_matrix,
+    )
+    return BidirectionalAligner(aligner, reverse)
+
+
+class WindowBackend(Protocol):
+    """Aligns windows of pairs; yields one list of results per window, in order."""
+
+    signature: str
+
+    def align_windows(
+        self, windows: Iterable[list[SentencePair]]
+    ) -> Iterator[list[AlignmentResult]]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalBackend:
+    """Aligns in this process, one window after the other."""
+
+    def __init__(self, aligner: Aligner | BidirectionalAligner):
+        self.aligner = aligner
+        self.signature = aligner.signature
+
+    def align_windows(
+        self, windows: Iterable[list[SentencePair]]
+    ) -> Iterator[list[AlignmentResult]]:
+        for window in windows:
+            yield list(self.aligner.align_pairs(window))
+
+    def close(self) -> None:
+        pass
+
+
+# --------------------------------------------------------------------------- stopping
+
+
+class RunInterrupted(Exception):
+    """The run stopped on a signal; the output holds ``pairs`` whole pairs."""
+
+    def __init__(self, pairs: int, signal_name: str, exit_code: int):
+        super().__init__(f"interrupted by {signal_name} after {pairs} pairs")
+        self.pairs = pairs
+        self.signal_name = signal_name
+        self.exit_code = exit_code
+
+
+class _Abandon(BaseException):
+    """Raised by the signal handler to abandon the current window at once."""
+
+    def __init__(self, signal_name: str, exit_code: int):
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.exit_code = exit_code
+
+
+class StopSignals:
+    """SIGINT/SIGTERM handling for one run (a no-op outside the main thread).
+
+    The first SIGINT sets :attr:`stop_requested` (the run finishes its window, then
+    stops); a second SIGINT or a SIGTERM raises :class:`_Abandon`, except inside
+    :meth:`writing`, where it waits until the window's write is over, so that a signal
+    never tears a window in two.
+    """
+
+    def __init__(self, announce: Callable[[str], None] | None = None):
+        self.stop_requested = False
+        self.signal_name = "SIGINT"
+        self._announce = announce
+        self._in_write = False
+        self._pending: _Abandon | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
+        self._previous.clear()
+
+    def _handle(self, number: int, _frame: object) -> None:
+        if number == signal.SIGINT and not self.stop_requested:
+            self.stop_requested = True
+            if self._announce is not None:
+                self._announce(
+                    "xalign: stopping after the current window (Ctrl-C again to stop at once)"
+                )
+            return
+        name = "SIGTERM" if number == signal.SIGTERM else "SIGINT"
+        self.stop_requested = True
+        self.signal_name = name
+        abandon = _Abandon(name, 128 + number)
+        if self._in_write:
+            self._pending = abandon
+            return
+        raise abandon
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        self._in_write = True
+        try:
+            yield
+        finally:
+            self._in_write = False
+            if self._pending is not None:
+                pending, self._pending = self._pending, None
+                raise pending
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass
+class RunSummary:
+    """What a run did. ``pairs_before`` were already in the output (a resumed run)."""
+
+    pairs_before: int = 0
+    pairs_written: int = 0
+    skipped_lines: list[int] = field(default_factory=list)  # too long for the model
+    complete: bool = False
+    already_complete: bool = False
+
+
+class _DeferredErrors:
+    """Wraps the corpus so that a reading error ends the stream instead of the run.
+
+    The window that was being filled then still gets aligned and written; the error is
+    raised by :func:`run_alignment` afterwards.
+    """
+
+    def __init__(self, pairs: Iterator[SentencePair]):
+        self._pairs = pairs
+        self.error: CorpusError | None = None
+
+    def __iter__(self) -> Iterator[SentencePair]:
+        try:
+            yield from self._pairs
+        except CorpusError as error:
+            self.error = error
+
+
+def run_alignment(
+    backend: WindowBackend,
+    read_pairs: Callable[[int], Iterator[SentencePair]],
+    writer: AlignmentWriter,
+    *,
+    window: int,
+    on_long: str = "skip",
+    long_pair_path: str | None = None,
+    on_window: Callable[[int], None] | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> RunSummary:
+    """Align what ``read_pairs(skip)`` yields (the pairs after the first ``skip``) into
+    ``writer``, window by window. Raises :class:`RunInterrupted` on a signal and
+    :class:`XalignError` on bad input, in both cases after writing whole windows only.
+    """
+    summary = RunSummary()
+    done = writer.open()
+    if done is None:
+        summary.already_complete = summary.complete = True
+        return summary
+    summary.pairs_before = done
+    corpus = _DeferredErrors(read_pairs(done))
+    try:
+        with StopSignals(announce) as signals:
+            # A stop request ends the stream of windows: the backend finishes the windows it
+            # has started (one here, all in flight on a cluster) and nothing new starts.
+            source = windows(corpus, window)
+            exhausted = False
+
+            def until_stopped() -> Iterator[list[SentencePair]]:
+                nonlocal exhausted
+                while not signals.stop_requested:
+                    pairs = next(source, None)
+                    if pairs is None:
+                        exhausted = True
+                        return
+                    yield pairs
+
+            try:
+                for results in backend.align_windows(until_stopped()):
+                    long_error = _check_long(results, on_long, long_pair_path)
+                    if long_error is not None:
+                        results = results[: long_error[0]]
+                    summary.skipped_lines.extend(
+                        r.pair.line_no for r in results if r.skipped is not None
+                    )
+                    with signals.writing():
+                        writer.write(results)
+                    summary.pairs_written += len(results)
+                    if on_window is not None:
+                        on_window(writer.pairs_in_output)
+                    if long_error is not None:
+                        raise long_error[1]
+            except _Abandon as abandon:
+                raise RunInterrupted(
+                    writer.pairs_in_output, abandon.signal_name, abandon.exit_code
+                ) from None
+            if not exhausted:
+                raise RunInterrupted(writer.pairs_in_output, "SIGINT", 130)
+    except BaseException:
+        writer.close()
+        backend.close()
+        raise
+    backend.close()
+    if corpus.error is not None:
+        writer.close()
+        raise XalignError(
+            f"{corpus.error} [{writer.pairs_in_output} pairs before it are aligned in "
+            f"{writer.where}; fix the input and rerun with --resume to continue]"
+        )
+    writer.finish()
+    summary.complete = True
+    return summary
+
+
+def _check_long(
+    results: list[AlignmentResult], on_long: str, path: str | None
+) -> tuple[int, XalignError] | None:
+    """With ``--on-long fail``: the position of the first skipped pair, and its error."""
+    if on_long != "fail":
+        return None
+    for position, result in enumerate(results):
+        if result.skipped is not None:
+            return position, XalignError(
+                f"pair too long ({result.skipped}); shorten it, raise --max-length or use "
+                "--on-long skip",
+                path=path,
+                line=result.pair.line_no,
+            )
+    return None
+
+
+def stderr_announcer(text: str) -> None:
+    """Print a line on stderr from a signal handler (no buffering surprises)."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
