@@ -82,26 +82,86 @@ def threshold(scores: np.ndarray, value: float) -> np.ndarray:
     return scores > value
 
 
+def match(scores: np.ndarray) -> np.ndarray:
+    """SimAlign's Match ("mwmf"): the maximum-weight bipartite matching.
+
+    Every word of the shorter side gets exactly one partner and no word is used twice, so
+    the result has ``min(n_src, n_tgt)`` links with the largest total score. SimAlign
+    asks networkx for a maximum-weight matching among the maximum-cardinality ones on
+    the complete bipartite graph; that is the rectangular assignment problem, which
+    scipy solves exactly in O(n^3) instead of networkx's general-graph blossom algorithm
+    in pure Python. The optimum is the same whenever it is unique (ties between two
+    matchings of equal total score are broken differently by the two solvers).
+    """
+    links = np.zeros(scores.shape, dtype=bool)
+    if scores.size == 0:
+        return links
+    # Imported here: scipy.optimize takes a noticeable time to import, and only this
+    # method needs it.
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(scores, maximize=True)
+    links[rows, cols] = True
+    return links
+
+
+def _softmax(logits: np.ndarray, axis: int) -> np.ndarray:
+    shifted = logits - logits.max(axis=axis, keepdims=True)
+    weights = np.exp(shifted)
+    return weights / weights.sum(axis=axis, keepdims=True)
+
+
+def softmax_threshold(scores: np.ndarray, value: float = 0.001) -> np.ndarray:
+    """awesome-align's extraction (Dou & Neubig 2021): both softmaxes above ``value``.
+
+    ``scores`` are unnormalised similarities (awesome-align: dot products of hidden
+    states). A link needs the softmax over its row (the source word's distribution over
+    target words) *and* the softmax over its column (the target word's distribution over
+    source words) to exceed ``value``; awesome-align's default is 0.001. Computed in
+    float64 so that the comparison with ``value`` does not depend on the device's dtype.
+    """
+    if scores.size == 0:
+        return np.zeros(scores.shape, dtype=bool)
+    logits = scores.astype(np.float64)
+    return (_softmax(logits, axis=1) > value) & (_softmax(logits, axis=0) > value)
+
+
 ExtractionMethod = Callable[[np.ndarray], np.ndarray]
 
 METHODS: dict[str, str] = {
     "argmax": "each target word to its most attended source word",
     "inter": "argmax in both directions of the matrix, intersected (SimAlign's ArgMax)",
     "itermax": "SimAlign's IterMax: inter, then extra rounds for still-unaligned words",
+    "match": "maximum-weight one-to-one matching of the words (SimAlign's Match, 'mwmf')",
+    "softmax_threshold": "awesome-align: softmax over rows and over columns both above "
+    "--threshold (default 0.001); meant for embedding models' dot products",
     "threshold": "every link whose score exceeds --threshold",
 }
 
+# --threshold when it is not given: attention probabilities for "threshold",
+# awesome-align's published default for "softmax_threshold".
+DEFAULT_THRESHOLDS: dict[str, float] = {"threshold": 0.1, "softmax_threshold": 0.001}
 
-def extract(scores: np.ndarray, method: str, *, threshold_value: float = 0.1) -> np.ndarray:
-    """Run the extraction ``method`` (a key of :data:`METHODS`) on ``scores``."""
+
+def extract(scores: np.ndarray, method: str, *, threshold_value: float | None = None) -> np.ndarray:
+    """Run the extraction ``method`` (a key of :data:`METHODS`) on ``scores``.
+
+    ``threshold_value`` is used by the two threshold methods; ``None`` takes the method's
+    default from :data:`DEFAULT_THRESHOLDS`.
+    """
     if method == "argmax":
         return argmax_target(scores)
     if method == "inter":
         return intersect_argmax(scores)
     if method == "itermax":
         return itermax(scores)
-    if method == "threshold":
-        return threshold(scores, threshold_value)
+    if method == "match":
+        return match(scores)
+    if method in DEFAULT_THRESHOLDS:
+        value = DEFAULT_THRESHOLDS[method] if threshold_value is None else threshold_value
+        if method == "threshold":
+            return threshold(scores, value)
+        return softmax_threshold(scores, value)
     raise XalignError(f"unknown extraction method {method!r}; choose one of {', '.join(METHODS)}")
 
 

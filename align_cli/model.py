@@ -98,6 +98,20 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return choices[dtype]
 
 
+def is_encoder_only(config: Any) -> bool:
+    """Whether ``config`` describes a bidirectional encoder (the embedding path's models).
+
+    transformers knows these as the architectures with a masked-LM head (BERT, XLM-R,
+    DistilBERT, ELECTRA, DeBERTa, ModernBERT, ...); GPT-style decoders have none, and a
+    BERT configured as a decoder (``is_decoder``) is causal, so it does not count.
+    """
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    if getattr(config, "is_encoder_decoder", False) or getattr(config, "is_decoder", False):
+        return False
+    return getattr(config, "model_type", None) in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+
 @dataclass
 class LoadedModel:
     """A model ready for alignment, with where it came from (for the run's signature)."""
@@ -124,7 +138,13 @@ def load_model(
     trust_remote_code: bool = False,
     for_embedding: bool = False,
 ) -> LoadedModel:
-    """Load ``name`` as a seq2seq model (or, with ``for_embedding``, any encoder)."""
+    """Load ``name`` for alignment.
+
+    An encoder-decoder (translation) model is loaded with its LM head, for the
+    cross-attention path; an encoder-only model (BERT, XLM-R, LaBSE, ...) as its bare
+    encoder, for the embedding path (``is_encoder_decoder`` is then false on its config).
+    Decoder-only models are refused. ``for_embedding`` loads any model's bare base model.
+    """
     # Imported lazily: transformers takes seconds to import and `xalign eval` never needs it.
     import transformers
     from transformers import AutoConfig, AutoTokenizer
@@ -145,12 +165,15 @@ def load_model(
             raise _config_failure(name, source, error) from None
         raise _hub_failure(name, source, error) from None
 
-    auto_class = transformers.AutoModel if for_embedding else transformers.AutoModelForSeq2SeqLM
-    if not for_embedding and not getattr(config, "is_encoder_decoder", False):
+    encoder_decoder = bool(getattr(config, "is_encoder_decoder", False))
+    bare = for_embedding or (not encoder_decoder and is_encoder_only(config))
+    auto_class = transformers.AutoModel if bare else transformers.AutoModelForSeq2SeqLM
+    if not bare and not encoder_decoder:
         raise ModelError(
-            f"{name!r} is a {config.model_type!r} model without an encoder-decoder structure, "
-            "so it has no decoder cross-attention to align with; use a translation model "
-            "(Marian, M2M100, NLLB, mBART, T5, BART, FSMT) or an encoder such as mBERT"
+            f"{name!r} is a {config.model_type!r} model, neither a translation "
+            "(encoder-decoder) model with cross-attention nor an encoder-only one (decoder-only "
+            "models are not supported); use a translation model (Marian, M2M100, NLLB, mBART, "
+            "T5, BART, FSMT) or an encoder such as mBERT, XLM-R or LaBSE"
         )
     try:
         model = auto_class.from_pretrained(

@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from align_cli import embedding
+from align_cli.embedding import EmbeddingAligner
 from align_cli.errors import CorpusError, ModelError, XalignError
 from align_cli.model import LoadedModel, load_model
 from align_cli.output import AlignmentWriter
@@ -56,6 +58,9 @@ class AlignerSpec:
     source_prefix: str | None = None
     target_token: str | None = None
     include_matrix: bool = False
+    # For encoder-only models (the embedding path): its options, and the attention path's
+    # options as given (None = not given), refused by name there. See embedding.build_aligner.
+    embedding_options: tuple[tuple[str, Any], ...] = ()
 
 
 def _load(name: str, **options: Any) -> LoadedModel:
@@ -72,7 +77,7 @@ def _load(name: str, **options: Any) -> LoadedModel:
         ) from None
 
 
-def build_aligner(spec: AlignerSpec) -> Aligner | BidirectionalAligner:
+def build_aligner(spec: AlignerSpec) -> Aligner | BidirectionalAligner | EmbeddingAligner:
     """Load the model(s) of ``spec`` and return the aligner they make."""
     loaded = _load(
         spec.model,
@@ -81,6 +86,10 @@ def build_aligner(spec: AlignerSpec) -> Aligner | BidirectionalAligner:
         revision=spec.revision,
         trust_remote_code=spec.trust_remote_code,
     )
+    options = dict(spec.embedding_options)
+    if embedding.is_embedding_model(loaded):
+        return embedding.build_aligner(loaded, spec.batching, spec.include_matrix, **options)
+    embedding.refuse_embedding_options(loaded, options)
     aligner = Aligner(
         loaded,
         spec.settings,

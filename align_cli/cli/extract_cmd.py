@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from align_cli.corpus import count_pairs, read_corpus
+from align_cli.embedding import GRANULARITIES
 from align_cli.errors import XalignError
 from align_cli.extraction import METHODS
 from align_cli.output import RECORD_LINES, AlignmentWriter, Shard
@@ -129,7 +130,24 @@ def _run_description(params: dict, inputs: tuple[str, ...], shard: Shard | None)
     type=click.Choice(sorted(METHODS)),
     help="How links are read off the word matrix.",
 )
-@click.option("--threshold", type=float, help="Score above which --method threshold links.")
+@click.option(
+    "--threshold",
+    type=float,
+    help="Score above which --method threshold links (softmax_threshold: both softmaxes "
+    "above it; default 0.001).",
+)
+@click.option(
+    "--embedding-layer",
+    type=int,
+    help="Encoder-only models (mBERT, XLM-R, LaBSE): hidden layer whose states are compared "
+    "(default 8, as SimAlign; 0 = embeddings, -1 = last).",
+)
+@click.option(
+    "--granularity",
+    type=click.Choice(GRANULARITIES),
+    help="Encoder-only models: compare subword pieces and link words whose pieces link "
+    "(default; SimAlign's 'bpe'), or compare mean-pooled words (SimAlign's 'word').",
+)
 @click.option(
     "--reverse-model",
     help="A target-to-source model (e.g. opus-mt-fr-en) whose alignments are symmetrised "
@@ -252,6 +270,8 @@ def extract(
     pooling: str | None,
     method: str | None,
     threshold: float | None,
+    embedding_layer: int | None,
+    granularity: str | None,
     reverse_model: str | None,
     symmetrize: str | None,
     src_lang: str | None,
@@ -325,6 +345,25 @@ def extract(
         source_prefix=source_prefix,
         target_token=target_token,
         include_matrix=include_matrix,
+        # An encoder-only model reads these instead of `settings`; options of the attention
+        # path are passed as given (None = not given) so they can be refused by name.
+        embedding_options=(
+            ("embedding_layer", embedding_layer),
+            ("granularity", granularity),
+            ("method", method),
+            ("threshold", threshold),
+            ("preset", None if preset == "default" else preset),
+            ("layers", layers),
+            ("heads", heads),
+            ("shift", shift),
+            ("pooling", pooling),
+            ("symmetrize", symmetrize),
+            ("reverse_model", reverse_model),
+            ("src_lang", src_lang),
+            ("tgt_lang", tgt_lang),
+            ("target_token", target_token),
+            ("source_prefix", source_prefix),
+        ),
     )
 
     # Everything that can be refused is refused before a model is loaded.
