@@ -270,6 +270,11 @@ class AlignmentWriter:
             raise XalignError("--resume needs -o FILE (standard output and devices cannot resume)")
         state = self.state_path
         if state is None:
+            # Standard output or a device: only a scores file can be overwritten.
+            if self.scores is not None and self.scores.renamed_at_end and not self.force:
+                assert self.scores.final is not None
+                if self.scores.final.exists():
+                    raise XalignError(f"{self.scores.final} exists; pass --force to overwrite it")
             return "fresh"
         assert self.main.final is not None
         if self.force and not self.resume:
@@ -330,9 +335,6 @@ class AlignmentWriter:
         return done
 
     def _prepare_fresh(self) -> None:
-        state = self.state_path
-        if state is None:
-            return
         # --force: the old complete files go first, so that a complete-looking OUT never
         # sits beside a newer run's OUT.partial.
         for target in self.targets:
@@ -340,7 +342,8 @@ class AlignmentWriter:
                 assert target.final is not None
                 target.final.unlink(missing_ok=True)
                 target.partial.unlink(missing_ok=True)
-        _write_json_atomically(state, self._state())
+        if self.state_path is not None:
+            _write_json_atomically(self.state_path, self._state())
         for target in self.targets:
             if target.renamed_at_end:
                 target.partial.write_bytes(b"")

@@ -250,6 +250,21 @@ def test_outputs_are_never_overwritten_without_force_or_resume(model_dir, pairs,
     assert again.exit_code == 0 and out.read_bytes() == complete  # resume of a complete run
 
 
+def test_a_scores_file_beside_standard_output_is_not_overwritten(model_dir, pairs, tmp_path):
+    sources, targets = pairs
+    src, tgt = write_parallel(tmp_path, sources[:5], targets[:5])
+    scores = tmp_path / "out.scores"
+    scores.write_text("precious\n")
+    refused = extract(model_dir, src, tgt, "--scores", scores)
+    assert refused.exit_code == 2 and f"{scores} exists; pass --force" in refused.stderr
+    assert refused.stdout == "" and scores.read_text() == "precious\n"
+    (tmp_path / "out.scores.partial").write_text("left over by a killed run\n")
+    forced = extract(model_dir, src, tgt, "--scores", scores, "--force")
+    assert forced.exit_code == 0 and forced.stdout.count("\n") == 5
+    assert len(scores.read_text().splitlines()) == 5  # the leftover was not appended to
+    assert not (tmp_path / "out.scores.partial").exists()
+
+
 def test_a_partial_output_is_neither_overwritten_nor_resumed_with_other_options(
     model_dir, pairs, tmp_path
 ):
