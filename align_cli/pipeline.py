@@ -18,7 +18,7 @@ import torch
 
 from align_cli import __version__
 from align_cli.aggregation import POOLINGS, WordMaps, sentence_matrix, word_scores
-from align_cli.attention import CrossAttentionReader
+from align_cli.attention import CrossAttentionReader, decoder_layers
 from align_cli.corpus import pairs_from_texts
 from align_cli.errors import XalignError
 from align_cli.extraction import METHODS, argmax_source, extract, links_from_mask
@@ -33,13 +33,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AlignmentSettings:
-    """How attention becomes links. Defaults are xalign's measured choice (README)."""
+    """How attention becomes links. Defaults are xalign's measured choice (README).
 
-    layers: tuple[int, ...] = (-2,)
+    ``layers=None`` picks the layer from the decoder's depth (:func:`default_layers`).
+    """
+
+    layers: tuple[int, ...] | None = None
     heads: tuple[int, ...] | None = None  # None = mean over all heads
     shift: bool = False
-    pooling: str = "mean"
-    method: str = "argmax"
+    pooling: str = "sum"
+    method: str = "inter"
     threshold: float = 0.1
     symmetrize: str | None = None  # combine the matrix's two directions (or two models')
 
@@ -48,7 +51,7 @@ class AlignmentSettings:
             raise XalignError(f"unknown pooling {self.pooling!r}; choose {', '.join(POOLINGS)}")
         if self.method not in METHODS:
             raise XalignError(f"unknown extraction {self.method!r}; choose {', '.join(METHODS)}")
-        if not self.layers:
+        if self.layers is not None and not self.layers:
             raise XalignError("give at least one layer")
         if self.symmetrize is not None and self.symmetrize not in SYMMETRIZATIONS:
             raise XalignError(
@@ -56,13 +59,24 @@ class AlignmentSettings:
             )
 
     def describe(self) -> str:
-        layers = ",".join(str(layer) for layer in self.layers)
+        layers = "auto" if self.layers is None else ",".join(str(x) for x in self.layers)
         heads = "mean" if self.heads is None else ",".join(str(h) for h in self.heads)
         method = self.method + (f">{self.threshold:g}" if self.method == "threshold" else "")
         return (
             f"layer:{layers}|heads:{heads}|shift:{'yes' if self.shift else 'no'}"
             f"|pool:{self.pooling}|extract:{method}"
         )
+
+
+def default_layers(n_decoder_layers: int) -> tuple[int, ...]:
+    """The layer read when none is given: the penultimate one, or the last in shallow decoders.
+
+    Garg et al. (2019) found the penultimate layer of a 6-layer decoder aligns best, and
+    the sweep on xalign's 3-layer synthetic-language model agrees that the top layers
+    align but puts the last layer far ahead (AER 11.9 vs 24.5 for the penultimate, README).
+    In a shallow decoder the penultimate layer is too close to the input to align well.
+    """
+    return (-1,) if n_decoder_layers <= 3 else (-2,)
 
 
 @dataclass(frozen=True)
@@ -130,7 +144,11 @@ class Aligner:
         backend: str = "auto",
     ):
         self.loaded = loaded
-        self.settings = settings or AlignmentSettings()
+        settings = settings or AlignmentSettings()
+        if settings.layers is None:
+            depth = len(decoder_layers(loaded.model))
+            settings = replace(settings, layers=default_layers(depth))
+        self.settings = settings
         self.batching = batching or BatchingSettings()
         self.include_matrix = include_matrix
         self.encoder = PairEncoder(

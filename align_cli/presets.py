@@ -26,8 +26,10 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "default",
             AlignmentSettings(),
-            "penultimate decoder layer, all heads averaged, argmax per target word "
-            "(Garg et al. 2019; best measured setting on xalign's synthetic-language models)",
+            "all heads averaged, subword probabilities summed into words, links where both "
+            "directions agree (inter); penultimate layer (Garg et al. 2019), the last one in "
+            "decoders of 3 layers or fewer: the best setting measured on xalign's "
+            "synthetic-language model (README)",
         ),
         Preset(
             "garg",

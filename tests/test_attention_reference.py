@@ -7,6 +7,8 @@ on SDPA, reading Q and K through hooks. Both must agree to 1e-6.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -37,7 +39,9 @@ def model_folder(request, tmp_path_factory, shared_data):
     )
 
 
-def reference_matrix(model, tokenizer, src: str, tgt: str, layers, heads, shift) -> np.ndarray:
+def reference_matrix(
+    model, tokenizer, src: str, tgt: str, layers, heads, shift, pooling
+) -> np.ndarray:
     """Word matrix [n_src, n_tgt] from eager attention, computed the obvious way."""
     src_words, tgt_words = src.split(), tgt.split()
     src_pieces = [tokenizer(w, add_special_tokens=False)["input_ids"] for w in src_words]
@@ -70,16 +74,23 @@ def reference_matrix(model, tokenizer, src: str, tgt: str, layers, heads, shift)
     for j, tgt_span in enumerate(spans(tgt_pieces)):
         rows = [p + (1 if shift else 0) for p in tgt_span]
         for i, src_span in enumerate(spans(src_pieces)):
-            matrix[i, j] = np.mean([attn[r, s] for r in rows for s in src_span])
+            by_row = [[attn[r, s] for s in src_span] for r in rows]
+            if pooling == "mean":
+                matrix[i, j] = np.mean(by_row)
+            elif pooling == "sum":
+                matrix[i, j] = np.sum(by_row)
+            else:
+                matrix[i, j] = np.max(by_row)
         matrix[:, j] /= matrix[:, j].sum()
     return matrix
 
 
 SETTINGS = [
-    AlignmentSettings(layers=(-1,)),
-    AlignmentSettings(layers=(0,), heads=(0,)),
-    AlignmentSettings(layers=(-2,), heads=(1, 3), shift=True),
-    AlignmentSettings(layers=(0, 1), shift=True),
+    AlignmentSettings(layers=(-1,), pooling="mean"),
+    AlignmentSettings(layers=(0,), heads=(0,), pooling="sum"),
+    AlignmentSettings(layers=(-2,), heads=(1, 3), shift=True, pooling="max"),
+    AlignmentSettings(layers=(0, 1), shift=True, pooling="mean"),
+    AlignmentSettings(),  # the defaults
 ]
 
 
@@ -93,13 +104,12 @@ def test_word_matrices_match_eager_float64_reference(model_folder, settings):
     tokenizer = AutoTokenizer.from_pretrained(model_folder)
     n_heads = reference_model.config.decoder_attention_heads
     if settings.heads and max(settings.heads) >= n_heads:
-        settings = AlignmentSettings(
-            layers=settings.layers, heads=(0, n_heads - 1), shift=settings.shift
-        )
+        settings = replace(settings, heads=(0, n_heads - 1))
     loaded = load_model(str(model_folder), dtype="float64", device="cpu")
     # batch_size 3 puts pairs of different lengths (so padding) into one batch.
     aligner = Aligner(loaded, settings, BatchingSettings(batch_size=3), include_matrix=True)
     results = aligner.align_texts([s for s, _ in PAIRS], [t for _, t in PAIRS])
+    settings = aligner.settings  # with the default layer resolved for this decoder
     with torch.no_grad():
         for (src, tgt), result in zip(PAIRS, results, strict=True):
             expected = reference_matrix(
@@ -110,6 +120,7 @@ def test_word_matrices_match_eager_float64_reference(model_folder, settings):
                 settings.layers,
                 settings.heads,
                 settings.shift,
+                settings.pooling,
             )
             assert result.matrix.shape == expected.shape
             np.testing.assert_allclose(result.matrix, expected, atol=1e-6, rtol=0)

@@ -26,7 +26,9 @@ def settings_fields(settings: AlignmentSettings) -> dict[str, str]:
     if method == "threshold":
         method += f" > {settings.threshold:g}"
     return {
-        "layers": ",".join(str(layer) for layer in settings.layers),
+        "layers": "auto"
+        if settings.layers is None
+        else ",".join(str(layer) for layer in settings.layers),
         "heads": "mean" if settings.heads is None else ",".join(str(h) for h in settings.heads),
         "shift": "yes" if settings.shift else "no",
         "pooling": settings.pooling,
