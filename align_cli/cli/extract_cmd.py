@@ -33,7 +33,9 @@ OUTPUT_FORMATS = tuple(RECORD_LINES)
 
 # Options that may differ between an interrupted run and its --resume: they change how
 # or where the work runs, never the bytes of the output.
-RESUME_IGNORES = frozenset({"force", "resume", "quiet", "ray_address", "ray_actors", "device"})
+RESUME_IGNORES = frozenset(
+    {"force", "resume", "quiet", "ray_address", "ray_actors", "device", "threads"}
+)
 
 
 @contextmanager
@@ -189,6 +191,12 @@ def _run_description(params: dict, inputs: tuple[str, ...], shard: Shard | None)
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="CPU threads for torch (default: torch's choice, one per core). Use 1 per process "
+    "when several xalign runs share a machine.",
+)
+@click.option(
     "--dtype",
     default="auto",
     show_default=True,
@@ -283,6 +291,7 @@ def extract(
     max_length: int | None,
     on_long: str,
     device: str,
+    threads: int | None,
     dtype: str,
     revision: str | None,
     trust_remote_code: bool,
@@ -328,6 +337,10 @@ def extract(
     shard = Shard.parse(shard_text) if shard_text is not None else None
     ctx = click.get_current_context()
     args: list[str] = (ctx.obj or {}).get("args", sys.argv[1:])
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     include_matrix = matrix and output_format == "jsonl"
     spec = AlignerSpec(
         model=model,
