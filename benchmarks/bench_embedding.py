@@ -13,16 +13,21 @@ special-token ids. Nothing is downloaded. Corpus: news-test2008 English-French, 
 * ``awesome-align``: its own ``run_align.word_align`` loop (its DataLoader, batch size 32,
   softmax threshold 0.001), with the same weights loaded into its BertForMaskedLM.
 
-It also reports how many pairs got identical links from xalign and the reference. Times
-exclude model loading. Run from the repository root::
+It also times ``forward passes only``: xalign's own length-sorted batches through the
+model up to layer 8 and nothing else, the floor for any implementation of the method in
+that dtype. xalign runs in each of ``--dtypes`` (the references always run in float32, the
+only dtype their APIs offer); every line says how many pairs got exactly the links of
+xalign in the first dtype. Times exclude model loading and a warm-up. Run from the
+repository root::
 
-    python benchmarks/bench_embedding.py [--pairs 300] [--simalign-pairs 100] [--threads 1]
-    python benchmarks/bench_embedding.py --device cuda --pairs 2000   # on a GPU
+    python benchmarks/bench_embedding.py [--pairs 200] [--simalign-pairs 100] [--threads 1]
+    python benchmarks/bench_embedding.py --device cuda --pairs 2000 --dtypes bfloat16 float32
 
-``--threads`` defaults to 1: on a machine shared with other jobs, two OpenMP threads that
-spin-wait for each other are slower than one, and by different amounts for small and
-large matrix products, which would distort the comparison. Give the number of idle
-cores on a quiet machine.
+On the CPU the rates are pairs per second of *process CPU time*: on a machine shared with
+other jobs, wall time measures the neighbours as much as the code. ``--threads`` defaults
+to 1 for the same reason: two OpenMP threads that spin-wait for each other on a busy
+machine are slower than one, and by different amounts for small and large matrix
+products, which would distort the comparison. On a GPU the rates are wall time.
 """
 
 from __future__ import annotations
