@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ from align_cli.attention import CrossAttentionReader, decoder_layers
 from align_cli.corpus import pairs_from_texts
 from align_cli.errors import XalignError
 from align_cli.extraction import METHODS, argmax_source, extract, links_from_mask
-from align_cli.model import LoadedModel, load_model
+from align_cli.model import LoadedModel
 from align_cli.subwords import EncodedSide, PairEncoder
 from align_cli.symmetrize import METHODS as SYMMETRIZATIONS
 from align_cli.symmetrize import symmetrize
@@ -372,17 +373,34 @@ def align(
     model: str,
     *,
     settings: AlignmentSettings | None = None,
+    batching: BatchingSettings | None = None,
+    reverse_model: str | None = None,
     device: str = "auto",
     dtype: str = "auto",
-    **options: object,
+    include_matrix: bool = False,
+    **options: Any,
 ) -> Iterator[AlignmentResult]:
     """Align sentence pairs with ``model``; yields one :class:`AlignmentResult` per pair.
 
-    ``sources``/``targets`` are sentences (split on whitespace) or lists of words.
+    ``sources``/``targets`` are sentences (split on whitespace) or lists of words. The
+    model is loaded and dispatched exactly as ``xalign extract`` does it (a translation
+    model's cross-attention, or an encoder's embeddings); ``options`` are the other fields
+    of :class:`align_cli.runner.AlignerSpec` (``src_lang``, ``tgt_lang``,
+    ``source_prefix``, ``target_token``, ``revision``, ``trust_remote_code``).
     """
-    loaded = load_model(model, device=device, dtype=dtype)
-    aligner = Aligner(loaded, settings, **options)  # type: ignore[arg-type]
-    return aligner.align_pairs(pairs_from_texts(sources, targets))
+    from align_cli.runner import AlignerSpec, build_aligner  # runner imports this module
+
+    spec = AlignerSpec(
+        model=model,
+        settings=settings or AlignmentSettings(),
+        batching=batching or BatchingSettings(),
+        reverse_model=reverse_model,
+        device=device,
+        dtype=dtype,
+        include_matrix=include_matrix,
+        **options,
+    )
+    return build_aligner(spec).align_pairs(pairs_from_texts(sources, targets))
 
 
 __all__ = [

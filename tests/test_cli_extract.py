@@ -205,3 +205,13 @@ def test_pharaoh_output_is_readable_by_the_formats_layer(model_dir, corpus, tmp_
     out = tmp_path / "o.pharaoh"
     run_cli(["extract", "-i", str(joined), "-m", model_dir, "-o", str(out), "-q"])
     assert len(list(read_pharaoh(str(out)))) == len(SOURCES)
+
+
+def test_python_api_dispatches_encoder_only_models_like_the_cli(tmp_path, shared_data):
+    import align_cli
+    from tests.embedding_fixtures import build_tiny_bert
+
+    folder = build_tiny_bert(tmp_path / "bert", shared_data)
+    results = list(align_cli.align(["le chat dort"], ["the cat sleeps"], model=str(folder)))
+    assert len(results) == 1 and results[0].links
+    assert all(0 <= i < 3 and 0 <= j < 3 for i, j in results[0].links)
