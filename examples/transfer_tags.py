@@ -12,7 +12,9 @@ Three runs:
 1. a Hansards sentence with its human gold alignment (links you already have);
 2. held-out sentences of xalign's synthetic language, aligned by the small MarianMT model
    trained on it (a model that really learned the alignment): the tags land where the
-   gold alignment puts them;
+   gold alignment puts them. The language reorders a lot; when the translation scatters a
+   tagged phrase, the tag grows to cover the words in between (a paired tag is
+   contiguous), as ``<b>`` does in the first pair;
 3. the same with ``xalign extract`` on the command line, for a file of tagged segments.
 
 Run from anywhere: ``python examples/transfer_tags.py``.
