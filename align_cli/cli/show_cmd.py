@@ -37,6 +37,7 @@ from align_cli.show import (
     save_figure,
     view_from_result,
 )
+from align_cli.symmetrize import METHODS as SYMMETRIZATIONS
 from align_cli.types import SentencePair
 
 FORMAT_CHOICE = click.Choice(("auto", *READ_FORMATS))
@@ -209,46 +210,43 @@ def views_from_model(
 
 
 def _build_aligner(model: str, options: dict):
-    """An aligner for ``model``: cross-attention for a translation model, else embeddings."""
-    from align_cli.model import load_model
-    from align_cli.pipeline import Aligner
+    """The aligner ``xalign extract`` would build for these options, and its score's name.
 
-    loaded = load_model(model, device=options["device"], dtype=options["dtype"])
-    if not getattr(loaded.model.config, "is_encoder_decoder", False):
-        # An encoder (mBERT, XLM-R): SimAlign's similarity path, imported only when needed.
-        from align_cli.embedding import build_aligner
+    A translation model is read through its cross-attention (``attention``), an
+    encoder-only one through the similarity of its hidden states (``similarity``).
+    """
+    from align_cli.embedding import EmbeddingAligner
+    from align_cli.pipeline import BatchingSettings
+    from align_cli.runner import AlignerSpec, build_aligner
 
-        given = {
-            key: value
-            for key, value in options.items()
-            if key not in ("device", "dtype") and value is not None
-        }
-        return build_aligner(loaded, None, True, **given), "similarity"
-    for key in ("embedding_layer", "granularity"):
-        if options[key] is not None:
-            flag = "--" + key.replace("_", "-")
-            raise XalignError(
-                f"{flag} is for encoder-only models; {model!r} is a translation model"
-            )
     overrides: dict[str, object] = {}
     if options["layers"] is not None:
         overrides["layers"] = parse_layers(options["layers"])
     if options["heads"] is not None:
         overrides["heads"] = parse_heads(options["heads"])
-    for key in ("shift", "pooling", "method", "threshold"):
+    for key in ("shift", "pooling", "method", "threshold", "symmetrize"):
         if options[key] is not None:
             overrides[key] = options[key]
-    settings = resolve_settings(options["preset"] or "default", **overrides)
-    aligner = Aligner(
-        loaded,
-        settings,
+    spec = AlignerSpec(
+        model=model,
+        settings=resolve_settings(options["preset"] or "default", **overrides),
+        batching=BatchingSettings(),
+        reverse_model=options["reverse_model"],
+        device=options["device"],
+        dtype=options["dtype"],
         src_lang=options["src_lang"],
         tgt_lang=options["tgt_lang"],
         source_prefix=options["source_prefix"],
-        target_language_token=options["target_token"],
+        target_token=options["target_token"],
         include_matrix=True,
+        # An encoder reads these instead of the settings; the attention path's options are
+        # passed as given (None = not given) so that it can refuse them by name.
+        embedding_options=tuple(
+            (key, value) for key, value in options.items() if key not in ("device", "dtype")
+        ),
     )
-    return aligner, "attention"
+    aligner = build_aligner(spec)
+    return aligner, "similarity" if isinstance(aligner, EmbeddingAligner) else "attention"
 
 
 # --------------------------------------------------------------------------- command
@@ -309,6 +307,16 @@ def _build_aligner(model: str, options: dict):
     "--granularity",
     type=click.Choice(["word", "subword"]),
     help="Compare words or subwords, for encoder-only models.",
+)
+@click.option(
+    "--reverse-model",
+    help="A target-to-source model whose links are symmetrised with --model's "
+    "(needs --symmetrize).",
+)
+@click.option(
+    "--symmetrize",
+    type=click.Choice(SYMMETRIZATIONS),
+    help="Combine two directions: the reverse model's, or the forward matrix's own two.",
 )
 @click.option("--src-lang", help="Source language code (M2M100, NLLB, mBART-50).")
 @click.option("--tgt-lang", help="Target language code (M2M100, NLLB, mBART-50).")
