@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+import align_cli
 from align_cli import SentencePair, XalignError
 from align_cli.evaluate import evaluate
 from align_cli.formats import format_jsonl, format_pharaoh, read_pharaoh
@@ -30,6 +31,17 @@ SYNTHETIC = Path(__file__).resolve().parents[1] / "tests" / "data" / "synthetic"
 if not (SYNTHETIC / "fwd").is_dir():
     print(f"skipped: this example needs the synthetic model in {SYNTHETIC}/fwd")
     sys.exit(0)
+
+# %% [markdown]
+# ## One call
+# `align_cli.align` loads the model, aligns and yields one result per pair: the quickest
+# way in. It loads the model on every call, so for real work load it once (next cell).
+
+# %%
+source_words = "boladobabe luntefida gir bapu ki su sesus kimu"
+target_words = "mozowechaisai kunzunsicha wen husese chaizen hainuze kai"
+for result in align_cli.align([source_words], [target_words], model=str(SYNTHETIC / "fwd")):
+    print(result.links)
 
 # %% [markdown]
 # ## Load a model once, align many pairs
