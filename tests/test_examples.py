@@ -35,8 +35,8 @@ def run_example(name: str, *args: object, cwd: Path) -> str:
 
 @pytest.fixture()
 def synthetic_model() -> Path:
-    if not (SYNTHETIC / "fwd").is_dir():
-        pytest.skip(f"the synthetic model is not in {SYNTHETIC} yet")
+    # Committed with the repository (unlike ../shared/data): its absence is a failure.
+    assert (SYNTHETIC / "fwd").is_dir(), f"the synthetic model is missing from {SYNTHETIC}"
     return SYNTHETIC
 
 
