@@ -409,7 +409,7 @@ def extract(
     else:
         backend = LocalBackend(build_aligner(spec))
     if not quiet:
-        click.echo(f"xalign: {backend.signature}", err=True)
+        click.echo(f"xalign: signature {backend.signature}", err=True)
 
     bad_lines: list[int] = []
 

@@ -365,7 +365,7 @@ def show_command(
     if model is not None:
         aligner, value_name = _build_aligner(model, model_options)
         if not quiet:
-            click.echo(f"xalign: {aligner.signature}", err=True)
+            click.echo(f"xalign: signature {aligner.signature}", err=True)
         gold_sentences = None
         if gold is not None:
             gold_sentences = _gold_sentences(gold, gold_format, gold_one_based)
