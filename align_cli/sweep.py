@@ -136,7 +136,7 @@ class SweepSetting:
         heads = None if self.head is None else (self.head,)
         return replace(base, layers=(self.layer,), heads=heads, shift=self.shift)
 
-    def extract_options(self, pooling: str) -> list[str]:
+    def extract_options(self, pooling: str, method: str = "argmax") -> list[str]:
         """The ``xalign extract`` options that select this setting."""
         return [
             "--layers",
@@ -147,7 +147,7 @@ class SweepSetting:
             "--pooling",
             pooling,
             "--method",
-            "argmax",
+            method,
         ]
 
 
@@ -167,6 +167,7 @@ class SweepResult:
     num_heads: int
     pooling: str
     skipped: list[int] = field(default_factory=list)  # 1-based corpus lines not run
+    method: str = "argmax"
 
     @property
     def best(self) -> SweepRow:
@@ -187,11 +188,11 @@ class SweepResult:
             "layers": self.num_layers,
             "heads": self.num_heads,
             "pooling": self.pooling,
-            "method": "argmax",
+            "method": self.method,
             "skipped_lines": self.skipped,
             "best": {
                 **row_dict(self.best),
-                "extract_options": self.best.setting.extract_options(self.pooling),
+                "extract_options": self.best.setting.extract_options(self.pooling, self.method),
             },
             "results": [row_dict(row) for row in self.rows],
         }
@@ -242,15 +243,16 @@ def sweep(
     *,
     shifts: Sequence[bool] = (False, True),
     pooling: str = "mean",
+    method: str = "argmax",
     batching: BatchingSettings | None = None,
     src_lang: str | None = None,
     tgt_lang: str | None = None,
     source_prefix: str | None = None,
     target_language_token: str | None = None,
 ) -> SweepResult:
-    """Score every (layer, head or head mean, shift) setting with argmax extraction."""
+    """Score every (layer, head or head mean, shift) setting with ``method`` extraction."""
     batching = batching or BatchingSettings(batch_size=16, max_tokens=4000)
-    base = AlignmentSettings(pooling=pooling, method="argmax")
+    base = AlignmentSettings(pooling=pooling, method=method)
     # The Aligner encodes words exactly as `xalign extract` does and knows the model's
     # decoder start token, padding id and length limit.
     aligner = Aligner(
@@ -333,7 +335,9 @@ def sweep(
             -row.setting.layer,
         )
     )
-    return SweepResult(rows, sentences, reader.num_layers, reader.num_heads, pooling, skipped)
+    return SweepResult(
+        rows, sentences, reader.num_layers, reader.num_heads, pooling, skipped, method
+    )
 
 
 def _score(

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from align_cli.corpus import read_corpus
 from align_cli.errors import XalignError
+from align_cli.extraction import METHODS
 from align_cli.formats import READ_FORMATS, read_alignments
 from align_cli.model import load_model
 from align_cli.pipeline import BatchingSettings
@@ -54,6 +55,13 @@ SHIFT_CHOICES = {"both": (False, True), "no": (False,), "yes": (True,)}
     default="mean",
     show_default=True,
     help="How subword pieces are pooled into words.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(sorted(METHODS)),
+    default="argmax",
+    show_default=True,
+    help="The extraction every setting is scored with.",
 )
 @click.option("--src-lang", help="Source language code (M2M100, NLLB, mBART-50).")
 @click.option("--tgt-lang", help="Target language code (M2M100, NLLB, mBART-50).")
@@ -100,6 +108,7 @@ def sweep_command(
     gold_format: str,
     shift: str,
     pooling: str,
+    method: str,
     src_lang: str | None,
     tgt_lang: str | None,
     target_token: str | None,
@@ -117,7 +126,7 @@ def sweep_command(
 
     CORPUS has one 'source ||| target' pair per line; GOLD is the line-aligned gold
     alignment (Pharaoh/talp: i-j sure, ipj possible). Each layer's heads one by one and
-    their mean, without and with Shift-Att, are scored with argmax extraction (AER,
+    their mean, without and with Shift-Att, are scored with --method extraction (AER,
     precision, recall), from one forward pass per batch; the best setting is printed with
     the `xalign extract` options that reproduce it.
     """
@@ -132,6 +141,7 @@ def sweep_command(
         read_alignments(gold, gold_format, one_based=gold_one_based),
         shifts=SHIFT_CHOICES[shift],
         pooling=pooling,
+        method=method,
         batching=BatchingSettings(batch_size=batch_size, max_tokens=max_tokens),
         src_lang=src_lang,
         tgt_lang=tgt_lang,
@@ -149,7 +159,8 @@ def sweep_command(
         if value is not None:
             language_options += [option, value]
     command = ["xalign", "extract", "-i", corpus, "--model", model]
-    command += result.best.setting.extract_options(result.pooling) + language_options
+    command += result.best.setting.extract_options(result.pooling, result.method)
+    command += language_options
     if result.skipped:
         shown = ", ".join(str(n) for n in result.skipped[:20])
         more = " ..." if len(result.skipped) > 20 else ""
@@ -197,7 +208,7 @@ def sweep_table(result: SweepResult, top: int) -> Table:
         title=(
             f"{len(result.rows)} settings on {result.sentences} sentences "
             f"({result.num_layers} layers x {result.num_heads} heads, pooling {result.pooling}, "
-            "argmax), best first"
+            f"{result.method}), best first"
             + (f"; top {len(shown)} shown" if len(shown) < len(result.rows) else "")
         ),
     )
