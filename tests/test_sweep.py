@@ -59,7 +59,9 @@ def run_json(capsys: pytest.CaptureFixture[str], arguments: list[str]) -> dict:
 
 def _setting(row: dict) -> AlignmentSettings:
     heads = None if row["heads"] == "mean" else (int(row["heads"]),)
-    return AlignmentSettings(layers=(row["layer"],), heads=heads, shift=row["shift"])
+    return AlignmentSettings(
+        layers=(row["layer"],), heads=heads, shift=row["shift"], pooling="mean", method="argmax"
+    )
 
 
 @pytest.mark.parametrize("family_name", ["m2m100", "t5"])
@@ -111,7 +113,9 @@ def test_gold_made_from_one_setting_puts_it_first(
     folder = str(family_models.folder("bart"))
     corpus, _ = hansards
     lines = corpus.read_text(encoding="utf-8").splitlines()
-    planted = AlignmentSettings(layers=(1,), heads=(3,), shift=True)
+    planted = AlignmentSettings(
+        layers=(1,), heads=(3,), shift=True, pooling="mean", method="argmax"
+    )
     aligner = Aligner(load_model(folder, device="cpu"), planted)
     results = aligner.align_texts(
         [line.split("|||")[0] for line in lines], [line.split("|||")[1] for line in lines]
@@ -190,7 +194,8 @@ def test_models_lists_presets_and_family_defaults(capsys: pytest.CaptureFixture[
     assert [p["name"] for p in report["presets"]] == list(PRESETS)
     default = next(p for p in report["presets"] if p["name"] == "default")
     settings = PRESETS["default"].settings
-    assert default["layers"] == ",".join(str(layer) for layer in settings.layers)
+    # The default layer depends on the decoder's depth, so it is listed as "auto".
+    assert settings.layers is None and default["layers"] == "auto"
     assert default["shift"] == ("yes" if settings.shift else "no")
     assert {f["model_type"]: f["preset"] for f in report["families"]} == FAMILY_DEFAULTS
     assert all(f["preset"] in PRESETS for f in report["families"])
