@@ -18,7 +18,7 @@ against ``output_attentions=True`` in float64).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -167,6 +167,65 @@ class _DecoderDone(Exception):
     """Raised from a hook to stop the decoder once the last needed layer has been read."""
 
 
+LayerReader = Callable[[CrossAttentionSite, torch.Tensor, torch.Tensor], None]
+
+
+def read_cross_attention(
+    model: nn.Module,
+    sites: Sequence[CrossAttentionSite],
+    src_ids: torch.Tensor,
+    src_mask: torch.Tensor,
+    decoder_ids: torch.Tensor,
+    on_layer: LayerReader,
+) -> None:
+    """One teacher-forced pass that hands each site's ``Q`` and ``K`` to ``on_layer``.
+
+    ``on_layer(site, query, key)`` gets ``query`` as ``[batch, heads, decoder_len, head_dim]``
+    and ``key`` as ``[batch, heads, src_len, head_dim]``, in the order the decoder reaches
+    the sites; the decoder is stopped as soon as the last of ``sites`` has been read.
+    """
+    encoder_states = model.get_encoder()(input_ids=src_ids, attention_mask=src_mask)[0]
+    batch, dec_len = decoder_ids.shape
+    captured: dict[tuple[int, str], torch.Tensor] = {}
+    last_layer = max(site.layer for site in sites)
+
+    def read(site: CrossAttentionSite) -> None:
+        query = captured.pop((site.layer, "q"))
+        key = captured.pop((site.layer, "k"))
+        if site.time_first:
+            query, key = query.transpose(0, 1), key.transpose(0, 1)
+        query = query.reshape(batch, dec_len, site.num_heads, site.head_dim).transpose(1, 2)
+        key = key.reshape(batch, -1, site.num_heads, site.head_dim).transpose(1, 2)
+        on_layer(site, query, key)
+        if site.layer == last_layer:
+            raise _DecoderDone
+
+    def make_hook(site: CrossAttentionSite, kind: str):
+        def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+            captured[(site.layer, kind)] = output
+            if (site.layer, "q") in captured and (site.layer, "k") in captured:
+                read(site)
+
+        return hook
+
+    handles = []
+    for site in sites:
+        handles.append(site.query_proj.register_forward_hook(make_hook(site, "q")))
+        handles.append(site.key_proj.register_forward_hook(make_hook(site, "k")))
+    try:
+        model.get_decoder()(**decoder_arguments(model, decoder_ids, encoder_states, src_mask))
+    except _DecoderDone:
+        pass
+    else:
+        raise ModelError(
+            "the decoder finished without reaching the cross-attention "
+            f"of layer {last_layer}; this architecture is not supported"
+        )
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 class CrossAttentionReader:
     """Runs encoder + truncated decoder and returns head- and layer-averaged attention.
 
@@ -209,55 +268,21 @@ class CrossAttentionReader:
         the caller. The decoder needs no padding mask: with causal attention a real row
         never sees a padded position to its right.
         """
-        model = self.model
-        encoder_states = model.get_encoder()(input_ids=src_ids, attention_mask=src_mask)[0]
         batch, dec_len = decoder_ids.shape
         total = torch.zeros(
             batch, dec_len, src_ids.shape[1], dtype=torch.float32, device=src_ids.device
         )
-        captured: dict[tuple[int, str], torch.Tensor] = {}
-        last_layer = self.layers[-1]
+        key_mask = src_mask.bool()
 
-        def read_layer(site: CrossAttentionSite) -> None:
-            query = captured.pop((site.layer, "q"))
-            key = captured.pop((site.layer, "k"))
-            if site.time_first:
-                query, key = query.transpose(0, 1), key.transpose(0, 1)
-            query = query.reshape(batch, dec_len, site.num_heads, site.head_dim).transpose(1, 2)
-            key = key.reshape(batch, -1, site.num_heads, site.head_dim).transpose(1, 2)
+        def add_layer(site: CrossAttentionSite, query: torch.Tensor, key: torch.Tensor) -> None:
             total.add_(
                 cross_attention_probs(
-                    query, key, src_mask.bool(), site.scaling, self.heads, backend=self.backend
+                    query, key, key_mask, site.scaling, self.heads, backend=self.backend
                 )
             )
-            if site.layer == last_layer:
-                raise _DecoderDone
 
-        def make_hook(site: CrossAttentionSite, kind: str):
-            def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
-                captured[(site.layer, kind)] = output
-                if (site.layer, "q") in captured and (site.layer, "k") in captured:
-                    read_layer(site)
-
-            return hook
-
-        handles = []
-        for layer in self.layers:
-            site = self.sites[layer]
-            handles.append(site.query_proj.register_forward_hook(make_hook(site, "q")))
-            handles.append(site.key_proj.register_forward_hook(make_hook(site, "k")))
-        try:
-            model.get_decoder()(**decoder_arguments(model, decoder_ids, encoder_states, src_mask))
-        except _DecoderDone:
-            pass
-        else:
-            raise ModelError(
-                "the decoder finished without reaching the cross-attention "
-                f"of layer {last_layer}; this architecture is not supported"
-            )
-        finally:
-            for handle in handles:
-                handle.remove()
+        sites = [self.sites[layer] for layer in self.layers]
+        read_cross_attention(self.model, sites, src_ids, src_mask, decoder_ids, add_layer)
         if len(self.layers) > 1:
             total /= len(self.layers)
         return total

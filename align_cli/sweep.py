@@ -27,7 +27,11 @@ import torch
 from torch import nn
 
 from align_cli.aggregation import WordMaps, sentence_matrix, word_scores
-from align_cli.attention import CrossAttentionSite, decoder_arguments, find_cross_attention_sites
+from align_cli.attention import (
+    CrossAttentionSite,
+    find_cross_attention_sites,
+    read_cross_attention,
+)
 from align_cli.errors import ModelError, XalignError
 from align_cli.evaluate import LinkCounts, count_links
 from align_cli.formats import AlignedSentence
@@ -35,10 +39,6 @@ from align_cli.model import LoadedModel
 from align_cli.pipeline import Aligner, AlignmentSettings, BatchingSettings, make_result
 from align_cli.subwords import EncodedSide
 from align_cli.types import SentencePair
-
-
-class _LastLayerRead(Exception):
-    """Raised from a hook once the last decoder layer's cross-attention has been read."""
 
 
 class PerHeadAttentionReader:
@@ -68,59 +68,23 @@ class PerHeadAttentionReader:
         self, src_ids: torch.Tensor, src_mask: torch.Tensor, decoder_ids: torch.Tensor
     ) -> torch.Tensor:
         """``[batch, layers, heads, decoder_len, src_len]`` probabilities (float32)."""
-        model = self.model
-        encoder_states = model.get_encoder()(input_ids=src_ids, attention_mask=src_mask)[0]
         batch, dec_len = decoder_ids.shape
-        src_len = src_ids.shape[1]
         probabilities = torch.zeros(
             batch,
             self.num_layers,
             self.num_heads,
             dec_len,
-            src_len,
+            src_ids.shape[1],
             dtype=torch.float32,
             device=src_ids.device,
         )
         padding = ~src_mask.bool()[:, None, None, :]
-        captured: dict[tuple[int, str], torch.Tensor] = {}
 
-        def read_layer(site: CrossAttentionSite) -> None:
-            query = captured.pop((site.layer, "q"))
-            key = captured.pop((site.layer, "k"))
-            if site.time_first:
-                query, key = query.transpose(0, 1), key.transpose(0, 1)
-            query = query.reshape(batch, dec_len, site.num_heads, site.head_dim).transpose(1, 2)
-            key = key.reshape(batch, -1, site.num_heads, site.head_dim).transpose(1, 2)
+        def keep_layer(site: CrossAttentionSite, query: torch.Tensor, key: torch.Tensor) -> None:
             logits = torch.matmul(query.float(), key.float().transpose(-1, -2)) * site.scaling
-            logits = logits.masked_fill(padding, float("-inf"))
-            probabilities[:, site.layer] = logits.softmax(dim=-1)
-            if site.layer == self.num_layers - 1:
-                raise _LastLayerRead
+            probabilities[:, site.layer] = logits.masked_fill(padding, float("-inf")).softmax(-1)
 
-        def make_hook(site: CrossAttentionSite, kind: str):
-            def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
-                captured[(site.layer, kind)] = output
-                if (site.layer, "q") in captured and (site.layer, "k") in captured:
-                    read_layer(site)
-
-            return hook
-
-        handles = []
-        for site in self.sites:
-            handles.append(site.query_proj.register_forward_hook(make_hook(site, "q")))
-            handles.append(site.key_proj.register_forward_hook(make_hook(site, "k")))
-        try:
-            model.get_decoder()(**decoder_arguments(model, decoder_ids, encoder_states, src_mask))
-        except _LastLayerRead:
-            pass
-        else:
-            raise ModelError(
-                "the decoder finished without reaching the cross-attention of its last layer; "
-                "this architecture is not supported"
-            )
-        finally:
-            for handle in handles:
-                handle.remove()
+        read_cross_attention(self.model, self.sites, src_ids, src_mask, decoder_ids, keep_layer)
         return probabilities
 
 
