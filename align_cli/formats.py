@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -89,18 +88,6 @@ class AlignedSentence:
 
 def display_name(path: str) -> str:
     return "<stdin>" if str(path) == "-" else str(path)
-
-
-def _lines(path: str) -> Iterator[tuple[int, str]]:
-    """Numbered lines of ``path``; a corrupt gzip stream is a CorpusError with its line."""
-    line_no = 0
-    try:
-        for line_no, text in read_lines(path):
-            yield line_no, text
-    except zlib.error as error:
-        raise CorpusError(
-            f"cannot read (corrupt gzip data?): {error}", path=display_name(path), line=line_no + 1
-        ) from None
 
 
 # --------------------------------------------------------------------------- pharaoh
@@ -179,7 +166,7 @@ def _parse_score(text: str, token: str, path: str, line_no: int) -> float:
 def read_pharaoh(path: str, *, one_based: bool = False) -> Iterator[AlignedSentence]:
     """Read a Pharaoh / talp file: one line per sentence (an empty line has no links)."""
     name = display_name(path)
-    for index, (line_no, text) in enumerate(_lines(path)):
+    for index, (line_no, text) in enumerate(read_lines(path)):
         sure, possible, scores = parse_pharaoh_line(
             text, one_based=one_based, path=name, line_no=line_no
         )
@@ -195,9 +182,9 @@ def read_pharaoh_with_probs(
     file, in the same order (see :func:`format_scores`).
     """
     links_name, probs_name = display_name(links_path), display_name(probs_path)
-    prob_lines = _lines(probs_path)
+    prob_lines = read_lines(probs_path)
     index = -1
-    for index, (line_no, text) in enumerate(_lines(links_path)):
+    for index, (line_no, text) in enumerate(read_lines(links_path)):
         parsed = parse_pharaoh_links(text, one_based=one_based, path=links_name, line_no=line_no)
         prob_line = next(prob_lines, None)
         if prob_line is None:
@@ -281,7 +268,7 @@ def read_naacl(path: str) -> Iterator[AlignedSentence]:
     name = display_name(path)
     current: _SentenceBuilder | None = None
     next_index = 0
-    for line_no, text in _lines(path):
+    for line_no, text in read_lines(path):
         fields = text.split()
         if not fields:
             continue
@@ -417,7 +404,7 @@ def read_giza_a3(path: str) -> Iterator[AlignedSentence]:
     ``en-fr.A3.final`` has French on the NULL line, so its links are French first.
     """
     name = display_name(path)
-    lines = _lines(path)
+    lines = read_lines(path)
     index = 0
     for header_no, header in lines:
         if not header.strip() and index > 0:
@@ -625,7 +612,7 @@ def read_jsonl(path: str) -> Iterator[AlignedSentence]:
     ``tgt_words`` are kept when present.
     """
     name = display_name(path)
-    for index, (line_no, text) in enumerate(_lines(path)):
+    for index, (line_no, text) in enumerate(read_lines(path)):
         try:
             record = json.loads(text)
         except json.JSONDecodeError as error:
@@ -728,7 +715,7 @@ def detect_format(path: str) -> str:
         return "naacl"
     if name == "-":
         return "pharaoh"
-    for _, text in _lines(path):
+    for _, text in read_lines(path):
         stripped = text.strip()
         if not stripped:
             continue

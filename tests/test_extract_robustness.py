@@ -197,10 +197,13 @@ def test_words_of_hundreds_of_characters_are_just_words(model_dir, tmp_path):
     src, tgt = write_parallel(
         tmp_path, [f"le {long_word} chat", f"un {huge_word}"], ["the cat", "a b"]
     )
-    result = run_cli(["extract", src, tgt, "-m", model_dir, "--format", "jsonl", "-q"])
+    result = run_cli(
+        ["extract", src, tgt, "-m", model_dir, "--format", "jsonl", "--method", "argmax", "-q"]
+    )
     assert result.exit_code == 0, result.stderr
     first, second = (json.loads(line) for line in result.stdout.splitlines())
     assert first["src_words"][1] == long_word and first["skipped"] is None
+    # argmax links every target word
     assert sorted(j for _, j in first["links"]) == [0, 1]
     assert second["links"] == [] and "more than the model's" in second["skipped"]
 
