@@ -11,6 +11,7 @@ Model: an opus-mt-en-fr-sized MarianMT with random weights (d_model 512, 6+6 lay
   every layer), then the same aggregation — what a straightforward script does.
 
 Run: python benchmarks/bench_extract.py [--pairs 1000] [--threads 2]
+(each variant runs in its own process, so its peak RSS is its own)
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -172,25 +175,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pairs", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--only", choices=["xalign", "floor", "naive"], nargs="*")
+    parser.add_argument("--only", choices=["xalign", "floor", "naive"])
+    parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        build_model(folder / "model")
-        src, tgt = corpus(args.pairs, folder)
+    if args.only:
+        # One variant in this process, so that its peak RSS is its own.
+        folder = args.workdir
+        src, tgt = folder / "bench.fr", folder / "bench.en"
         runs = {
             "xalign": lambda: run_xalign(folder / "model", src, tgt, folder / "out"),
             "floor": lambda: run_floor(folder / "model", src, tgt),
             "naive": lambda: run_naive(folder / "model", src, tgt),
         }
+        seconds = runs[args.only]()
+        print(f"| {args.only} | {args.pairs / seconds:.1f} | {seconds:.1f} | {peak_rss_mb():.0f} |")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        build_model(folder / "model")
+        corpus(args.pairs, folder)
         print(f"pairs: {args.pairs}  threads: {args.threads}  torch: {torch.__version__}")
-        for name in args.only or runs:
-            seconds = runs[name]()
-            print(
-                f"{name:7s} {args.pairs / seconds:8.1f} pairs/s  ({seconds:.1f} s)  "
-                f"peak RSS so far {peak_rss_mb():.0f} MB"
-            )
+        print("| variant | pairs/s | seconds | peak RSS MB |\n|---|---|---|---|", flush=True)
+        for name in ("xalign", "floor", "naive"):
+            command = [
+                sys.executable,
+                __file__,
+                "--only",
+                name,
+                "--pairs",
+                str(args.pairs),
+                "--threads",
+                str(args.threads),
+                "--workdir",
+                str(folder),
+            ]
+            subprocess.run(command, check=True)
 
 
 if __name__ == "__main__":
