@@ -170,12 +170,16 @@ def _run_description(params: dict, inputs: tuple[str, ...], shard: Shard | None)
     "--source-prefix", help="Task prefix for T5-style models, e.g. 'translate English to French:'."
 )
 @click.option(
-    "--batch-size", type=int, default=64, show_default=True, help="Pairs per batch at most."
+    "--batch-size",
+    type=int,
+    default=BatchingSettings.batch_size,
+    show_default=True,
+    help="Pairs per batch at most (raise it on a GPU, e.g. 256).",
 )
 @click.option(
     "--max-tokens",
     type=int,
-    default=6000,
+    default=BatchingSettings.max_tokens,
     show_default=True,
     help="Padded tokens (source + target) per batch at most.",
 )
