@@ -27,6 +27,8 @@ from pathlib import Path
 
 import torch
 
+from align_cli.pipeline import BatchingSettings
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 TOKENIZER = SHARED / "tokenizers" / "opus-mt-tc-big-fr-en"
@@ -75,6 +77,17 @@ def corpus(n_pairs: int, folder: Path) -> tuple[Path, Path]:
     return src, tgt
 
 
+# Set from the command line; module-level so every variant sees the same choice.
+DEVICE = "cpu"
+DTYPE = "auto"
+BATCHING = BatchingSettings()
+
+
+def synchronize() -> None:
+    if DEVICE.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -85,11 +98,12 @@ def run_xalign(model_dir: Path, src: Path, tgt: Path, out: Path) -> float:
     from align_cli.model import load_model
     from align_cli.pipeline import Aligner
 
-    aligner = Aligner(load_model(str(model_dir), device="cpu"))
+    aligner = Aligner(load_model(str(model_dir), device=DEVICE, dtype=DTYPE), batching=BATCHING)
     start = time.perf_counter()
     with open(out, "w", encoding="utf-8") as handle:
         for result in aligner.align_pairs(read_parallel(src, tgt)):
             handle.write(format_pharaoh(result.links) + "\n")
+    synchronize()
     return time.perf_counter() - start
 
 
@@ -101,8 +115,8 @@ def batches_like_xalign(model_dir: Path, src: Path, tgt: Path):
     from align_cli.model import load_model
     from align_cli.pipeline import Aligner, _Encoded, _pad
 
-    loaded = load_model(str(model_dir), device="cpu")
-    aligner = Aligner(loaded)
+    loaded = load_model(str(model_dir), device=DEVICE, dtype=DTYPE)
+    aligner = Aligner(loaded, batching=BATCHING)
     todo = []
     for pair in read_parallel(src, tgt):
         encoded = _Encoded(
@@ -137,6 +151,7 @@ def run_floor(model_dir: Path, src: Path, tgt: Path) -> float:
     start = time.perf_counter()
     with torch.inference_mode():
         for src_ids, src_mask, dec in batches:
+            src_ids, src_mask, dec = (t.to(loaded.device) for t in (src_ids, src_mask, dec))
             states = model.get_encoder()(input_ids=src_ids, attention_mask=src_mask)[0]
             decoder(
                 input_ids=dec,
@@ -144,6 +159,7 @@ def run_floor(model_dir: Path, src: Path, tgt: Path) -> float:
                 encoder_attention_mask=src_mask,
                 use_cache=False,
             )
+    synchronize()
     return time.perf_counter() - start
 
 
@@ -153,11 +169,18 @@ def run_naive(model_dir: Path, src: Path, tgt: Path) -> float:
     from align_cli.aggregation import WordMaps, word_scores
 
     loaded, aligner, batches = batches_like_xalign(model_dir, src, tgt)
-    model = AutoModelForSeq2SeqLM.from_pretrained(model_dir, attn_implementation="eager").eval()
+    model = (
+        AutoModelForSeq2SeqLM.from_pretrained(
+            model_dir, attn_implementation="eager", dtype=loaded.dtype
+        )
+        .to(loaded.device)
+        .eval()
+    )
     layer = aligner.reader.layers[-1]
     start = time.perf_counter()
     with torch.inference_mode():
         for src_ids, src_mask, dec in batches:
+            src_ids, src_mask, dec = (t.to(loaded.device) for t in (src_ids, src_mask, dec))
             out = model(
                 input_ids=src_ids,
                 attention_mask=src_mask,
@@ -168,6 +191,7 @@ def run_naive(model_dir: Path, src: Path, tgt: Path) -> float:
             # the same word pooling as xalign, so only the forward pass differs
             maps = WordMaps(torch.zeros_like(src_ids), torch.zeros_like(dec[:, 1:]), 1, 1)
             word_scores(attention, maps, shift=False, pooling="mean")
+    synchronize()
     return time.perf_counter() - start
 
 
@@ -175,10 +199,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pairs", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--dtype", default="auto", help="auto = float32 on CPU, bf16 on GPU")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-tokens", type=int, default=3000)
     parser.add_argument("--only", choices=["xalign", "floor", "naive"])
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    global DEVICE, DTYPE, BATCHING
+    DEVICE, DTYPE = args.device, args.dtype
+    BATCHING = BatchingSettings(batch_size=args.batch_size, max_tokens=args.max_tokens)
     if args.only:
         # One variant in this process, so that its peak RSS is its own.
         folder = args.workdir
@@ -207,6 +238,14 @@ def main() -> None:
                 str(args.pairs),
                 "--threads",
                 str(args.threads),
+                "--device",
+                args.device,
+                "--dtype",
+                args.dtype,
+                "--batch-size",
+                str(args.batch_size),
+                "--max-tokens",
+                str(args.max_tokens),
                 "--workdir",
                 str(folder),
             ]
