@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from align_cli.pipeline import BatchingSettings
 from tests.cli_runner import run_cli
 from tests.robustness_fixtures import (
     newstest_pairs,
@@ -283,7 +284,11 @@ def test_a_partial_output_is_neither_overwritten_nor_resumed_with_other_options(
     assert plain.exit_code == 2 and "pass --resume to continue it or --force" in plain.stderr
     other = run_cli(["extract", broken, tgt, "-m", model_dir, "-o", out, "--resume", "-q"])
     assert other.exit_code == 2
-    assert "differs in batch_size (3 then, 64 now); window (4 then, 2000 now)" in other.stderr
+    default = BatchingSettings()
+    assert (
+        f"differs in batch_size (3 then, {default.batch_size} now); "
+        f"window (4 then, {default.window} now)" in other.stderr
+    )
     assert len(partial_lines(out)) == 9  # untouched by the refused resume
     stdout_resume = extract(model_dir, src, tgt, "--resume")
     assert stdout_resume.exit_code == 2 and "--resume needs -o FILE" in stdout_resume.stderr

@@ -10,13 +10,18 @@ from pathlib import Path
 
 import click
 
+from align_cli.cli.options import (
+    aggregation_options,
+    device_options,
+    language_options,
+    settings_from_options,
+)
 from align_cli.corpus import count_pairs, read_corpus
 from align_cli.embedding import GRANULARITIES
 from align_cli.errors import XalignError
-from align_cli.extraction import METHODS
 from align_cli.output import RECORD_LINES, AlignmentWriter, Shard
 from align_cli.pipeline import BatchingSettings
-from align_cli.presets import PRESETS, parse_heads, parse_layers, resolve_settings
+from align_cli.presets import PRESETS
 from align_cli.runner import (
     AlignerSpec,
     LocalBackend,
@@ -117,27 +122,7 @@ def _run_description(params: dict, inputs: tuple[str, ...], shard: Shard | None)
     show_default=True,
     help="Named settings; the options below override single fields.",
 )
-@click.option("--layers", help="Decoder layer(s): -2, 3, 2,3 or a range 2:5 (averaged).")
-@click.option("--heads", help="'mean' or head indices such as 0 or 0,3 (averaged).")
-@click.option("--shift/--no-shift", default=None, help="Shift-Att (Chen et al. 2020).")
-@click.option(
-    "--pooling",
-    type=click.Choice(["mean", "max", "sum"]),
-    help="How subword pieces are pooled into words.",
-)
-@click.option(
-    "--method",
-    "--extraction",
-    "method",
-    type=click.Choice(sorted(METHODS)),
-    help="How links are read off the word matrix.",
-)
-@click.option(
-    "--threshold",
-    type=float,
-    help="Score above which --method threshold links (softmax_threshold: both softmaxes "
-    "above it; default 0.001).",
-)
+@aggregation_options
 @click.option(
     "--embedding-layer",
     type=int,
@@ -161,14 +146,7 @@ def _run_description(params: dict, inputs: tuple[str, ...], shard: Shard | None)
     help="Combine two directions: the reverse model's, or else the two directions of the "
     "forward model's own matrix.",
 )
-@click.option("--src-lang", help="Source language code (M2M100, NLLB, mBART-50).")
-@click.option("--tgt-lang", help="Target language code (M2M100, NLLB, mBART-50).")
-@click.option(
-    "--target-token", help="Target language token for multilingual OPUS-MT, e.g. >>fra<<."
-)
-@click.option(
-    "--source-prefix", help="Task prefix for T5-style models, e.g. 'translate English to French:'."
-)
+@language_options
 @click.option(
     "--batch-size",
     type=int,
@@ -193,18 +171,12 @@ def _run_description(params: dict, inputs: tuple[str, ...], shard: Shard | None)
     show_default=True,
     help="A pair longer than the model takes: write an empty line and warn, or stop.",
 )
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@device_options
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
     help="CPU threads for torch (default: torch's choice, one per core). Use 1 per process "
     "when several xalign runs share a machine.",
-)
-@click.option(
-    "--dtype",
-    default="auto",
-    show_default=True,
-    help="auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16.",
 )
 @click.option("--revision", help="Model revision (branch, tag or commit) on the hub.")
 @click.option(
@@ -323,21 +295,16 @@ def extract(
         inputs = (joined, *inputs)
     if len(inputs) not in (1, 2):
         raise XalignError("give SRC TGT files, or -i FILE with 'source ||| target' lines")
-    overrides: dict[str, object] = {}
-    if layers is not None:
-        overrides["layers"] = parse_layers(layers)
-    if heads is not None:
-        overrides["heads"] = parse_heads(heads)
-    for key, value in (
-        ("shift", shift),
-        ("pooling", pooling),
-        ("method", method),
-        ("threshold", threshold),
-        ("symmetrize", symmetrize),
-    ):
-        if value is not None:
-            overrides[key] = value
-    settings = resolve_settings(preset, **overrides)
+    settings = settings_from_options(
+        preset,
+        layers=layers,
+        heads=heads,
+        shift=shift,
+        pooling=pooling,
+        method=method,
+        threshold=threshold,
+        symmetrize=symmetrize,
+    )
     shard = Shard.parse(shard_text) if shard_text is not None else None
     ctx = click.get_current_context()
     args: list[str] = (ctx.obj or {}).get("args", sys.argv[1:])

@@ -15,10 +15,15 @@ from collections.abc import Iterator
 import click
 from rich.console import Console
 
+from align_cli.cli.options import (
+    aggregation_options,
+    device_options,
+    language_options,
+    settings_from_options,
+)
 from align_cli.corpus import read_corpus
 from align_cli.errors import CorpusError, XalignError
 from align_cli.evaluate import evaluate, evaluate_files
-from align_cli.extraction import METHODS
 from align_cli.formats import (
     READ_FORMATS,
     AlignedSentence,
@@ -28,7 +33,7 @@ from align_cli.formats import (
     read_alignments,
     zip_streams,
 )
-from align_cli.presets import PRESETS, parse_heads, parse_layers, resolve_settings
+from align_cli.presets import PRESETS
 from align_cli.show import (
     PairView,
     read_jsonl_matrices,
@@ -219,17 +224,15 @@ def _build_aligner(model: str, options: dict):
     from align_cli.pipeline import BatchingSettings
     from align_cli.runner import AlignerSpec, build_aligner
 
-    overrides: dict[str, object] = {}
-    if options["layers"] is not None:
-        overrides["layers"] = parse_layers(options["layers"])
-    if options["heads"] is not None:
-        overrides["heads"] = parse_heads(options["heads"])
-    for key in ("shift", "pooling", "method", "threshold", "symmetrize"):
-        if options[key] is not None:
-            overrides[key] = options[key]
+    settings = settings_from_options(
+        options["preset"] or "default",
+        layers=options["layers"],
+        heads=options["heads"],
+        **{key: options[key] for key in ("shift", "pooling", "method", "threshold", "symmetrize")},
+    )
     spec = AlignerSpec(
         model=model,
-        settings=resolve_settings(options["preset"] or "default", **overrides),
+        settings=settings,
         batching=BatchingSettings(),
         reverse_model=options["reverse_model"],
         device=options["device"],
@@ -296,12 +299,7 @@ def _build_aligner(model: str, options: dict):
 @click.option(
     "--preset", type=click.Choice(sorted(PRESETS)), help="Named settings (default: default)."
 )
-@click.option("--layers", help="Decoder layer(s) with --model: -2, 3, 2,3 or 2:5.")
-@click.option("--heads", help="'mean' or head indices such as 0,3.")
-@click.option("--shift/--no-shift", default=None, help="Shift-Att (Chen et al. 2020).")
-@click.option("--pooling", type=click.Choice(["mean", "max", "sum"]))
-@click.option("--method", "--extraction", "method", type=click.Choice(sorted(METHODS)))
-@click.option("--threshold", type=float, help="Score above which --method threshold links.")
+@aggregation_options
 @click.option("--embedding-layer", type=int, help="Hidden layer compared, for encoder-only models.")
 @click.option(
     "--granularity",
@@ -318,12 +316,8 @@ def _build_aligner(model: str, options: dict):
     type=click.Choice(SYMMETRIZATIONS),
     help="Combine two directions: the reverse model's, or the forward matrix's own two.",
 )
-@click.option("--src-lang", help="Source language code (M2M100, NLLB, mBART-50).")
-@click.option("--tgt-lang", help="Target language code (M2M100, NLLB, mBART-50).")
-@click.option("--target-token", help="Target language token for multilingual OPUS-MT.")
-@click.option("--source-prefix", help="Task prefix for T5-style models.")
-@click.option("--device", default="auto", show_default=True)
-@click.option("--dtype", default="auto", show_default=True)
+@language_options
+@device_options
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the signature or file notes.")
 def show_command(
     corpus: str | None,

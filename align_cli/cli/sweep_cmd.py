@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from align_cli.cli.options import device_options, language_options
 from align_cli.corpus import read_corpus
 from align_cli.errors import XalignError
 from align_cli.extraction import METHODS
@@ -63,14 +64,7 @@ SHIFT_CHOICES = {"both": (False, True), "no": (False,), "yes": (True,)}
     show_default=True,
     help="The extraction every setting is scored with.",
 )
-@click.option("--src-lang", help="Source language code (M2M100, NLLB, mBART-50).")
-@click.option("--tgt-lang", help="Target language code (M2M100, NLLB, mBART-50).")
-@click.option(
-    "--target-token", help="Target language token for multilingual OPUS-MT, e.g. >>fra<<."
-)
-@click.option(
-    "--source-prefix", help="Task prefix for T5-style models, e.g. 'translate English to French:'."
-)
+@language_options
 @click.option(
     "--top",
     type=click.IntRange(min=1),
@@ -88,13 +82,7 @@ SHIFT_CHOICES = {"both": (False, True), "no": (False,), "yes": (True,)}
     show_default=True,
     help="Padded tokens (source + target) per batch at most.",
 )
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option(
-    "--dtype",
-    default="auto",
-    show_default=True,
-    help="auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16.",
-)
+@device_options
 @click.option("--revision", help="Model revision (branch, tag or commit) on the hub.")
 @click.option(
     "--trust-remote-code", is_flag=True, help="Allow model code from the hub (off by default)."
