@@ -93,7 +93,9 @@ def eval_command(
         f"predicted {'1' if pred_one_based else '0'}-based{', reversed' if reverse_pred else ''}"
     )
     # Text objects, not strings: paths and words may contain "[", which rich reads as markup.
-    console.print(Text(f"{pred} against {gold} ({conventions})"))
+    console.print(Text(f"{pred} against {gold}"))
+    # On a line of its own, so that a long path never wraps the index conventions apart.
+    console.print(Text(f"indices: {conventions}"))
     console.print(summary_table(result))
     if result.worst:
         console.print(worst_table(result.worst))
