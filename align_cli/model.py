@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from align_cli.errors import ModelError
+from align_cli.kernels.cpu_linear import route_linears_to_onednn
 
 OPUS_MT_ORGANISATION = "Helsinki-NLP"
 
@@ -123,6 +124,9 @@ class LoadedModel:
     revision: str | None
     device: torch.device
     dtype: torch.dtype
+    # How float32 CPU linear layers run: "onednn" (see align_cli.kernels.cpu_linear) or
+    # "torch" (PyTorch's default kernels; always the case on a GPU).
+    linear_backend: str = "torch"
 
     @property
     def model_type(self) -> str:
@@ -212,6 +216,13 @@ def load_model(
         ) from None
     model.to(torch_device)
     model.eval()
+    # Alignment never trains: without gradients every call takes the same kernels, with
+    # or without torch.no_grad() around it.
+    model.requires_grad_(False)
+    # Float32 on a CPU: route the linear layers through oneDNN, about 2x faster than MKL.
+    on_cpu_float32 = torch_device.type == "cpu" and torch_dtype == torch.float32
+    routed = on_cpu_float32 and route_linears_to_onednn(model) > 0
+    linear_backend = "onednn" if routed else "torch"
     return LoadedModel(
         name=name,
         source=source,
@@ -220,4 +231,5 @@ def load_model(
         revision=revision or getattr(config, "_commit_hash", None),
         device=torch_device,
         dtype=torch_dtype,
+        linear_backend=linear_backend,
     )

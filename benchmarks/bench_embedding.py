@@ -16,18 +16,19 @@ special-token ids. Nothing is downloaded. Corpus: news-test2008 English-French, 
 It also times ``forward passes only``: xalign's own length-sorted batches through the
 model up to layer 8 and nothing else, the floor for any implementation of the method in
 that dtype. xalign runs in each of ``--dtypes`` (the references always run in float32, the
-only dtype their APIs offer); every line says how many pairs got exactly the links of
-xalign in the first dtype. Times exclude model loading and a warm-up. Run from the
-repository root::
+only dtype their APIs offer); ``float32-mkl`` is float32 with xalign's oneDNN routing of
+the linear layers turned off (``XALIGN_CPU_LINEAR=torch``), i.e. PyTorch's default MKL
+kernels, which simalign and awesome-align use. Every line says how many pairs got exactly
+the links of xalign in the first dtype. Times exclude model loading and a warm-up. Run
+from the repository root::
 
-    python benchmarks/bench_embedding.py [--pairs 200] [--simalign-pairs 100] [--threads 1]
+    python benchmarks/bench_embedding.py [--pairs 200] [--simalign-pairs 100] [--threads 2]
     python benchmarks/bench_embedding.py --device cuda --pairs 2000 --dtypes bfloat16 float32
 
-On the CPU the rates are pairs per second of *process CPU time*: on a machine shared with
-other jobs, wall time measures the neighbours as much as the code. ``--threads`` defaults
-to 1 for the same reason: two OpenMP threads that spin-wait for each other on a busy
-machine are slower than one, and by different amounts for small and large matrix
-products, which would distort the comparison. On a GPU the rates are wall time.
+On the CPU with one thread (``--threads 1``) the rates are pairs per second of *process
+CPU time*: on a machine shared with other jobs, wall time measures the neighbours as much
+as the code. With more threads they are wall time (process time would count the OpenMP
+threads' spin-waiting), so run it on an idle machine. On a GPU the rates are wall time.
 """
 
 from __future__ import annotations
@@ -92,11 +93,11 @@ def build_model(folder: Path) -> None:
     (folder / "vocab.txt").write_text("\n".join(pieces) + "\n", encoding="utf-8")
 
 
-_CLOCK = time.process_time  # set to perf_counter in main() on a GPU
+_CLOCK = time.process_time  # main() sets perf_counter on a GPU or with several threads
 
 
 def timed(run: Callable[[], object]) -> tuple[float, object]:
-    """Seconds ``run`` took: CPU time of this process on the CPU, wall time on a GPU.
+    """Seconds ``run`` took: this process's CPU time with one CPU thread, else wall time.
 
     On a CPU shared with other jobs, wall time measures the neighbours as much as the
     code; with one thread, process CPU time is what the alignment itself cost.
@@ -120,10 +121,17 @@ METHODS = (
 def bench_xalign(folder: Path, pairs, args, dtype: str) -> dict[str, tuple[float, list]]:
     """Seconds and links per method, plus ``floor``: the bare forward passes alone."""
     from align_cli.embedding import EmbeddingAligner, EmbeddingSettings
+    from align_cli.kernels.cpu_linear import ENV_VAR as CPU_LINEAR_ENV
     from align_cli.model import load_model
     from align_cli.pipeline import BatchingSettings
 
-    loaded = load_model(str(folder), device=args.device, dtype=dtype)
+    if dtype == "float32-mkl":
+        os.environ[CPU_LINEAR_ENV] = "torch"
+    try:
+        loaded = load_model(str(folder), device=args.device, dtype=dtype.removesuffix("-mkl"))
+    finally:
+        os.environ.pop(CPU_LINEAR_ENV, None)
+    print(f"xalign {dtype}: linear layers run on {loaded.linear_backend}", flush=True)
     batching = BatchingSettings(batch_size=args.batch_size, max_tokens=args.max_tokens)
     sources, targets = [s for s, _ in pairs], [t for _, t in pairs]
     out: dict[str, tuple[float, list]] = {}
@@ -241,17 +249,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--pairs", type=int, default=200)
     parser.add_argument("--simalign-pairs", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument(
         "--dtypes",
         nargs="+",
-        default=["float32", "bfloat16"],
+        default=["float32", "float32-mkl", "bfloat16"],
         help="xalign's dtypes; the first is timed for every method and compared with the "
         "references (which run in float32), the others for inter only",
     )
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--max-tokens", type=int, default=6000)
+    from align_cli.pipeline import BatchingSettings  # after sys.path has the repository
+
+    # xalign's own defaults unless told otherwise.
+    parser.add_argument("--batch-size", type=int, default=BatchingSettings().batch_size)
+    parser.add_argument("--max-tokens", type=int, default=BatchingSettings().max_tokens)
     parser.add_argument(
         "--model-dir", type=Path, default=Path(tempfile.gettempdir()) / "xalign-bench-mbert"
     )
@@ -270,13 +281,11 @@ def main() -> None:
     words = sum(len(s) + len(t) for s, t in pairs)
     pieces = sum(len(tokenizer(s + t, is_split_into_words=True)["input_ids"]) - 2 for s, t in pairs)
     cuda = args.device in ("auto", "cuda") and torch.cuda.is_available()
-    if cuda:
+    if cuda or args.threads > 1:
         _CLOCK = time.perf_counter
-    where = (
-        f"{torch.cuda.get_device_name()} (wall time)"
-        if cuda
-        else f"CPU, {args.threads} thread(s) (process CPU time)"
-    )
+    clock = "process CPU time" if _CLOCK is time.process_time else "wall time"
+    where = f"{torch.cuda.get_device_name()}" if cuda else f"CPU, {args.threads} thread(s)"
+    where += f" ({clock})"
     print(
         f"{len(pairs)} pairs of news-test2008 en-fr, {pieces / words:.2f} pieces per word; "
         f"{where}; load average {os.getloadavg()[0]:.1f}; batch size {args.batch_size}"

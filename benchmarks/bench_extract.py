@@ -8,7 +8,9 @@ Model: an opus-mt-en-fr-sized MarianMT with random weights (d_model 512, 6+6 lay
 * ``floor``: the same batches through the encoder and the decoder up to the alignment
   layer, nothing else (no tokenization, no LM head) — the unavoidable cost;
 * ``naive``: the full model with ``output_attentions=True`` (eager attention, LM head,
-  every layer), then the same aggregation — what a straightforward script does.
+  every layer), then the same aggregation — what a straightforward script does;
+* ``xalign-mkl`` (CPU only): xalign with its oneDNN routing of float32 linear layers
+  turned off (``XALIGN_CPU_LINEAR=torch``), on PyTorch's default MKL kernels as ``naive``.
 
 Run: python benchmarks/bench_extract.py [--pairs 1000] [--threads 2]
 (each variant runs in its own process, so its peak RSS is its own)
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from align_cli.kernels.cpu_linear import ENV_VAR as CPU_LINEAR_ENV
 from align_cli.pipeline import BatchingSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,7 +206,7 @@ def main() -> None:
     parser.add_argument("--dtype", default="auto", help="auto = float32 on CPU, bf16 on GPU")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-tokens", type=int, default=3000)
-    parser.add_argument("--only", choices=["xalign", "floor", "naive"])
+    parser.add_argument("--only", choices=["xalign", "xalign-mkl", "floor", "naive"])
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -214,8 +217,11 @@ def main() -> None:
         # One variant in this process, so that its peak RSS is its own.
         folder = args.workdir
         src, tgt = folder / "bench.fr", folder / "bench.en"
+        if args.only == "xalign-mkl":
+            os.environ[CPU_LINEAR_ENV] = "torch"
         runs = {
             "xalign": lambda: run_xalign(folder / "model", src, tgt, folder / "out"),
+            "xalign-mkl": lambda: run_xalign(folder / "model", src, tgt, folder / "out"),
             "floor": lambda: run_floor(folder / "model", src, tgt),
             "naive": lambda: run_naive(folder / "model", src, tgt),
         }
@@ -228,7 +234,8 @@ def main() -> None:
         corpus(args.pairs, folder)
         print(f"pairs: {args.pairs}  threads: {args.threads}  torch: {torch.__version__}")
         print("| variant | pairs/s | seconds | peak RSS MB |\n|---|---|---|---|", flush=True)
-        for name in ("xalign", "floor", "naive"):
+        variants = ("xalign", "xalign-mkl", "floor", "naive")
+        for name in variants if args.device == "cpu" else ("xalign", "floor", "naive"):
             command = [
                 sys.executable,
                 __file__,

@@ -1,7 +1,13 @@
-"""Fused attention kernels (Triton, optional) and their torch reference paths."""
+"""Compute kernels: fused cross-attention (Triton, optional) with its torch reference path,
+and float32 CPU linear layers through oneDNN."""
 
 from __future__ import annotations
 
+from align_cli.kernels.cpu_linear import (
+    onednn_linear_available,
+    restore_linears,
+    route_linears_to_onednn,
+)
 from align_cli.kernels.cross_attention import (
     BACKENDS,
     Backend,
@@ -21,7 +27,10 @@ __all__ = [
     "cross_attention_probs_torch",
     "cross_attention_probs_triton",
     "interpreter_enabled",
+    "onednn_linear_available",
     "resolve_heads",
+    "restore_linears",
+    "route_linears_to_onednn",
     "select_backend",
     "triton_available",
 ]

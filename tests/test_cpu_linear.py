@@ -1,0 +1,138 @@
+"""Float32 CPU linear layers routed through oneDNN give float32 results and change nothing else.
+
+The reference for every value is ``F.linear`` in float64. That the oneDNN operator really
+ran is read from the profiler, not assumed from the routing's return value.
+"""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from align_cli.kernels import onednn_linear_available, restore_linears, route_linears_to_onednn
+from align_cli.kernels.cpu_linear import ENV_VAR
+from align_cli.model import load_model
+from tests.embedding_fixtures import build_tiny_bert
+from tests.marian_fixtures import build_tiny_marian
+
+pytestmark = pytest.mark.skipif(
+    platform.machine().lower() not in ("x86_64", "amd64"),
+    reason="the oneDNN routing is only used on x86 CPUs",
+)
+
+ONEDNN_OP = "mkldnn::_linear_pointwise"
+
+
+def ops_run(call) -> tuple[object, set[str]]:
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+        out = call()
+    return out, {event.key for event in profile.key_averages()}
+
+
+def float64_linear(module: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    bias = None if module.bias is None else module.bias.double()
+    return F.linear(x.double(), module.weight.double(), bias)
+
+
+def test_pytorch_builds_for_x86_have_the_operator():
+    assert onednn_linear_available()
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize(
+    "shape",
+    [(7, 64), (3, 11, 64), (2, 3, 5, 64), (1, 1, 64)],
+    ids=["2d", "3d", "4d", "one-row"],
+)
+def test_routed_layer_matches_float64_and_runs_onednn(shape, bias):
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(64, 48, bias=bias)
+    assert route_linears_to_onednn(layer) == 1
+    x = torch.randn(shape)
+    with torch.inference_mode():
+        out, ops = ops_run(lambda: layer(x))
+    assert ONEDNN_OP in ops
+    assert out.dtype == torch.float32 and out.shape == (*shape[:-1], 48)
+    torch.testing.assert_close(out.double(), float64_linear(layer, x), rtol=1e-5, atol=1e-5)
+
+
+def test_non_contiguous_input_is_handled():
+    torch.manual_seed(1)
+    layer = torch.nn.Linear(32, 16)
+    route_linears_to_onednn(layer)
+    x = torch.randn(5, 32, 9).transpose(1, 2)  # [5, 9, 32], not contiguous
+    with torch.inference_mode():
+        out = layer(x)
+    torch.testing.assert_close(out.double(), float64_linear(layer, x), rtol=1e-5, atol=1e-5)
+
+
+def test_training_and_other_dtypes_keep_pytorchs_path():
+    torch.manual_seed(2)
+    layer = torch.nn.Linear(16, 8)
+    route_linears_to_onednn(layer)
+    x = torch.randn(4, 16, requires_grad=True)
+    out, ops = ops_run(lambda: layer(x))
+    assert ONEDNN_OP not in ops
+    out.sum().backward()
+    assert layer.weight.grad is not None and x.grad is not None
+    torch.testing.assert_close(x.grad, layer.weight.sum(0).expand(4, 16).detach())
+
+    half = torch.nn.Linear(16, 8).to(torch.bfloat16)
+    assert route_linears_to_onednn(half) == 0
+    assert "forward" not in vars(half)
+
+
+def test_restore_gives_the_default_forward_back():
+    layer = torch.nn.Linear(8, 8)
+    route_linears_to_onednn(layer)
+    restore_linears(layer)
+    assert "forward" not in vars(layer)
+    with torch.inference_mode():
+        _, ops = ops_run(lambda: layer(torch.randn(2, 8)))
+    assert ONEDNN_OP not in ops
+
+
+def test_environment_variable_turns_the_routing_off(monkeypatch):
+    monkeypatch.setenv(ENV_VAR, "torch")
+    assert route_linears_to_onednn(torch.nn.Linear(8, 8)) == 0
+
+
+@pytest.fixture(scope="module")
+def tiny_marian(tmp_path_factory) -> Path:
+    return build_tiny_marian(tmp_path_factory.mktemp("marian") / "model")
+
+
+def test_translation_model_keeps_outputs_hooks_and_tied_weights(tiny_marian):
+    loaded = load_model(str(tiny_marian), device="cpu", dtype="float32")
+    assert loaded.linear_backend == "onednn"
+    model = loaded.model
+    # The output projection stays tied to the embeddings: routing copies no parameter.
+    embeddings = model.get_input_embeddings().weight
+    assert model.get_output_embeddings().weight.data_ptr() == embeddings.data_ptr()
+
+    captured = []
+    query = model.get_decoder().layers[-1].encoder_attn.q_proj
+    handle = query.register_forward_hook(lambda _m, _i, output: captured.append(output))
+    ids = loaded.tokenizer(["Le chat dort .", "Bonjour"], return_tensors="pt", padding=True)
+    labels = torch.tensor([[5, 9, 14, 3], [7, 2, 0, 0]])
+    with torch.inference_mode():
+        routed, ops = ops_run(lambda: model(**ids, decoder_input_ids=labels).logits)
+        restore_linears(model)
+        default = model(**ids, decoder_input_ids=labels).logits
+    handle.remove()
+    assert ONEDNN_OP in ops
+    assert len(captured) == 2  # the hook fired on the routed and on the restored pass
+    torch.testing.assert_close(captured[0], captured[1], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(routed, default, rtol=1e-4, atol=1e-4)
+
+
+def test_load_model_routes_only_float32_on_the_cpu(tmp_path, monkeypatch, shared_data):
+    folder = build_tiny_bert(tmp_path / "bert", shared_data, layers=2)
+    assert load_model(str(folder), device="cpu", dtype="float32").linear_backend == "onednn"
+    assert load_model(str(folder), device="cpu", dtype="bfloat16").linear_backend == "torch"
+    monkeypatch.setenv(ENV_VAR, "torch")
+    assert load_model(str(folder), device="cpu", dtype="float32").linear_backend == "torch"
