@@ -19,10 +19,13 @@ compared, and the links are read off the similarity matrix (Jalili Sabet et al. 
   invariant to adding a constant. ``softmax_threshold`` works on raw dot products,
   as awesome-align does (a softmax over cosines in [0, 1] would be nearly flat).
 
-Pairs are read in windows, sorted by length inside a window and batched under a token
-budget, as in the attention path; source and target sentences of a batch go through the
-model together as one batch of ``2 * n`` rows. Similarities are computed batched on the
-model's device, and the matrices come back to the CPU once per batch for extraction.
+Pairs are read in windows and sorted by length inside a window, as in the attention path.
+An encoder embeds each sentence on its own, so the forward passes batch *sentences*, not
+pairs: the source and target sentences of a chunk of pairs are sorted by their own
+lengths and batched under the token budget, which cuts the padding a batch of pairs would
+carry (a French sentence is longer than its English source, for one) from about 25% of
+the tokens to a few percent. Similarities are then computed batched on the model's
+device, a batch of pairs at a time, and come back to the CPU once per batch.
 Results are yielded in input order, with the same :class:`AlignmentResult` (and the same
 ``skipped`` handling for pairs longer than the model takes) as :class:`pipeline.Aligner`.
 """
@@ -35,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 from align_cli import __version__
 from align_cli.aggregation import pool_axis
@@ -42,7 +46,13 @@ from align_cli.corpus import pairs_from_texts
 from align_cli.errors import ModelError, XalignError
 from align_cli.extraction import DEFAULT_THRESHOLDS, METHODS, extract, links_from_mask
 from align_cli.model import LoadedModel
-from align_cli.pipeline import BatchingSettings, _pad, model_length_limit, windows
+from align_cli.pipeline import (
+    BatchingSettings,
+    _pad,
+    model_length_limit,
+    padded_batches,
+    windows,
+)
 from align_cli.subwords import EncodedSide, SideEncoder
 from align_cli.types import AlignmentResult, SentencePair
 
@@ -50,6 +60,8 @@ DEFAULT_LAYER = 8  # SimAlign's and awesome-align's default
 GRANULARITIES = ("word", "subword")
 DEFAULT_GRANULARITY = "subword"  # SimAlign's default token_type "bpe"
 DEFAULT_METHOD = "inter"  # SimAlign's "ArgMax"
+# A chunk of pairs embedded together holds this many batches' token budget.
+CHUNK_TOKENS_PER_BATCH = 8
 
 
 @dataclass(frozen=True)
@@ -195,7 +207,7 @@ class _EncodedPair:
 
     @property
     def width(self) -> int:
-        """Padded length of the pair's rows: both sides share one batch."""
+        """The longer side's tokens: what the model's length limit applies to."""
         return max(len(self.src.ids), len(self.tgt.ids))
 
 
@@ -281,49 +293,80 @@ class EmbeddingAligner:
                 continue
             todo.append((slot, encoded))
         todo.sort(key=lambda item: item[1].width)
-        for batch in self._batches(todo):
-            for (slot, _), result in zip(
-                batch, self._align_batch([e for _, e in batch]), strict=True
-            ):
-                results[slot] = result
+        size = self.batching.batch_size
+        for chunk in self._chunks(todo):
+            pairs = [encoded for _, encoded in chunk]
+            states = self._embed([e.src for e in pairs] + [e.tgt for e in pairs])
+            src_states, tgt_states = states[: len(pairs)], states[len(pairs) :]
+            for start in range(0, len(pairs), size):
+                stop = start + size
+                batch = self._align_batch(
+                    pairs[start:stop], src_states[start:stop], tgt_states[start:stop]
+                )
+                for (slot, _), result in zip(chunk[start:stop], batch, strict=True):
+                    results[slot] = result
         return results  # type: ignore[return-value]
 
-    def _batches(
+    def _chunks(
         self, todo: list[tuple[int, _EncodedPair]]
     ) -> Iterator[list[tuple[int, _EncodedPair]]]:
-        """Consecutive runs of ``todo`` within the pair and padded-token budgets.
+        """Consecutive runs of pairs whose hidden states are held at once.
 
-        A batch of ``n`` pairs is ``2 * n`` rows padded to the widest pair, so that is
-        what ``max_tokens`` bounds (the attention path bounds source + target tokens).
+        A chunk holds at most ``CHUNK_TOKENS_PER_BATCH`` batches' worth of tokens: enough
+        sentences to sort into batches with little padding, few enough that their states
+        (tokens x hidden size floats) stay small whatever the window size.
         """
-        batch: list[tuple[int, _EncodedPair]] = []
-        widest = 0
+        budget = CHUNK_TOKENS_PER_BATCH * self.batching.max_tokens
+        chunk: list[tuple[int, _EncodedPair]] = []
+        tokens = 0
         for item in todo:
-            widest_if_added = max(widest, item[1].width)
-            if batch and (
-                len(batch) >= self.batching.batch_size
-                or 2 * widest_if_added * (len(batch) + 1) > self.batching.max_tokens
-            ):
-                yield batch
-                batch, widest_if_added = [], item[1].width
-            batch.append(item)
-            widest = widest_if_added
-        if batch:
-            yield batch
+            size = len(item[1].src.ids) + len(item[1].tgt.ids)
+            if chunk and tokens + size > budget:
+                yield chunk
+                chunk, tokens = [], 0
+            chunk.append(item)
+            tokens += size
+        if chunk:
+            yield chunk
+
+    def _embed(self, sides: list[EncodedSide]) -> list[torch.Tensor]:
+        """Each sentence's ``[tokens, hidden]`` float32 states at the chosen layer.
+
+        Sentences run shortest first, in batches of at most twice the pair batch size and
+        under the padded-token budget.
+        """
+        device = self.loaded.device
+        order = sorted(range(len(sides)), key=lambda k: len(sides[k].ids))
+        states: list[torch.Tensor | None] = [None] * len(sides)
+        batches = padded_batches(
+            order,
+            lambda k: len(sides[k].ids),
+            2 * self.batching.batch_size,
+            self.batching.max_tokens,
+        )
+        for rows in batches:
+            ids = _pad([sides[k].ids for k in rows], self.pad_id).to(device)
+            mask = _pad([np.ones_like(sides[k].ids) for k in rows], 0).to(device)
+            # Similarities in float32 whatever the model's dtype: argmax decisions between
+            # close cosines should not depend on bfloat16 rounding.
+            hidden = self.reader(ids, mask).float()
+            for row, k in enumerate(rows):
+                states[k] = hidden[row, : len(sides[k].ids)]
+        return states  # type: ignore[return-value]
 
     @torch.inference_mode()
-    def _align_batch(self, batch: list[_EncodedPair]) -> list[AlignmentResult]:
+    def _align_batch(
+        self,
+        batch: list[_EncodedPair],
+        src_states: list[torch.Tensor],
+        tgt_states: list[torch.Tensor],
+    ) -> list[AlignmentResult]:
         device = self.loaded.device
-        n = len(batch)
-        rows = [e.src for e in batch] + [e.tgt for e in batch]
-        ids = _pad([side.ids for side in rows], self.pad_id).to(device)
-        mask = _pad([np.ones_like(side.ids) for side in rows], 0).to(device)
-        owner = _pad([side.word_of_token for side in rows], -1).to(device)
-        # Similarities in float32 whatever the model's dtype: argmax decisions between
-        # close cosines should not depend on bfloat16 rounding.
-        hidden = self.reader(ids, mask).float()
-        src_hidden, tgt_hidden = hidden[:n], hidden[n:]
-        src_owner, tgt_owner = owner[:n], owner[n:]
+        # Padding positions get zero vectors, which own no word and compare as 0.
+        src_hidden = pad_sequence(src_states, batch_first=True)
+        tgt_hidden = pad_sequence(tgt_states, batch_first=True)
+        src_owner = _pad([e.src.word_of_token for e in batch], -1).to(device)
+        tgt_owner = _pad([e.tgt.word_of_token for e in batch], -1).to(device)
         n_src = max(e.src.n_words for e in batch)
         n_tgt = max(e.tgt.n_words for e in batch)
 

@@ -10,9 +10,9 @@ are yielded: memory depends on the window, never on the corpus.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -28,6 +28,8 @@ from align_cli.subwords import EncodedSide, PairEncoder
 from align_cli.symmetrize import METHODS as SYMMETRIZATIONS
 from align_cli.symmetrize import symmetrize
 from align_cli.types import AlignmentResult, SentencePair
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,28 @@ class _Encoded:
     @property
     def cost(self) -> int:
         return len(self.src.ids) + len(self.tgt.ids) + 1
+
+
+def padded_batches(
+    items: Sequence[T], cost: Callable[[T], int], max_items: int, max_tokens: int
+) -> Iterator[list[T]]:
+    """Consecutive runs of ``items`` within an item budget and a padded-token budget.
+
+    A run's padded size is its length times its largest ``cost``; ``items`` should come
+    sorted by cost so that runs carry little padding. An item over the token budget on
+    its own still gets a run of its own: budgets bound batches, they never drop work.
+    """
+    batch: list[T] = []
+    widest = 0
+    for item in items:
+        widest_if_added = max(widest, cost(item))
+        if batch and (len(batch) >= max_items or widest_if_added * (len(batch) + 1) > max_tokens):
+            yield batch
+            batch, widest_if_added = [], cost(item)
+        batch.append(item)
+        widest = widest_if_added
+    if batch:
+        yield batch
 
 
 def model_length_limit(loaded: LoadedModel) -> int:
@@ -222,20 +246,9 @@ class Aligner:
     # -- internals --------------------------------------------------------------------
 
     def _batches(self, todo: list[tuple[int, _Encoded]]) -> Iterator[list[tuple[int, _Encoded]]]:
-        batch: list[tuple[int, _Encoded]] = []
-        widest = 0
-        for item in todo:
-            widest_if_added = max(widest, item[1].cost)
-            if batch and (
-                len(batch) >= self.batching.batch_size
-                or widest_if_added * (len(batch) + 1) > self.batching.max_tokens
-            ):
-                yield batch
-                batch, widest_if_added = [], item[1].cost
-            batch.append(item)
-            widest = widest_if_added
-        if batch:
-            yield batch
+        return padded_batches(
+            todo, lambda item: item[1].cost, self.batching.batch_size, self.batching.max_tokens
+        )
 
     def _batch_matrices(self, batch: list[_Encoded]) -> list[np.ndarray]:
         device = self.loaded.device

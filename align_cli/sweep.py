@@ -36,7 +36,13 @@ from align_cli.errors import ModelError, XalignError
 from align_cli.evaluate import LinkCounts, count_links
 from align_cli.formats import AlignedSentence
 from align_cli.model import LoadedModel
-from align_cli.pipeline import Aligner, AlignmentSettings, BatchingSettings, make_result
+from align_cli.pipeline import (
+    Aligner,
+    AlignmentSettings,
+    BatchingSettings,
+    make_result,
+    padded_batches,
+)
 from align_cli.subwords import EncodedSide
 from align_cli.types import SentencePair
 
@@ -184,20 +190,10 @@ def _pad(rows: Sequence[np.ndarray], value: int) -> torch.Tensor:
 
 def _batches(items: list[_Pair], batching: BatchingSettings) -> Iterator[list[_Pair]]:
     """Length-sorted batches under the pair and padded-token budgets."""
-    batch: list[_Pair] = []
-    widest = 0
-    for item in sorted(items, key=lambda entry: entry.cost):
-        widest_if_added = max(widest, item.cost)
-        if batch and (
-            len(batch) >= batching.batch_size
-            or widest_if_added * (len(batch) + 1) > batching.max_tokens
-        ):
-            yield batch
-            batch, widest_if_added = [], item.cost
-        batch.append(item)
-        widest = widest_if_added
-    if batch:
-        yield batch
+    ordered = sorted(items, key=lambda entry: entry.cost)
+    return padded_batches(
+        ordered, lambda entry: entry.cost, batching.batch_size, batching.max_tokens
+    )
 
 
 def sweep(

@@ -148,9 +148,8 @@ def bench_xalign(folder: Path, pairs, args, dtype: str) -> dict[str, tuple[float
 
 
 def forward_floor(aligner, pairs) -> float:
-    """The same length-sorted batches through the model up to layer 8, nothing else."""
+    """The same length-sorted sentence batches through the model up to layer 8, no more."""
     from align_cli.embedding import _EncodedPair
-    from align_cli.pipeline import _pad
     from align_cli.types import SentencePair
 
     encode = aligner.encoder.encode
@@ -159,14 +158,10 @@ def forward_floor(aligner, pairs) -> float:
         for k, (s, t) in enumerate(pairs)
     ]
     todo.sort(key=lambda item: item[1].width)
-    device = aligner.loaded.device
-    inputs = []
-    for batch in aligner._batches(todo):
-        rows = [e.src.ids for _, e in batch] + [e.tgt.ids for _, e in batch]
-        ids = _pad(rows, aligner.pad_id).to(device)
-        mask = _pad([torch.ones(len(r), dtype=torch.long).numpy() for r in rows], 0).to(device)
-        inputs.append((ids, mask))
-    seconds, _ = timed(lambda: [aligner.reader(ids, mask) for ids, mask in inputs])
+    chunks = [[e for _, e in chunk] for chunk in aligner._chunks(todo)]
+    seconds, _ = timed(
+        lambda: [aligner._embed([e.src for e in c] + [e.tgt for e in c]) for c in chunks]
+    )
     return seconds
 
 

@@ -209,11 +209,18 @@ def test_batching_and_order_do_not_change_the_links(bert, gold_pairs, granularit
     settings = EmbeddingSettings(granularity=granularity, method=method)
     one_by_one = EmbeddingAligner(bert, settings, BatchingSettings(batch_size=1))
     batched = EmbeddingAligner(bert, settings, BatchingSettings(batch_size=16, window=25))
+    # A small token budget: chunks of a few pairs, and sentences longer than a batch's
+    # budget that still run, each in a batch of its own.
+    budgeted = EmbeddingAligner(
+        bert, settings, BatchingSettings(batch_size=16, max_tokens=40, window=25)
+    )
     sources, targets = [s for s, _ in pairs], [t for _, t in pairs]
+    assert max(len(bert.tokenizer(" ".join(s))["input_ids"]) for s in sources) > 40
     expected = [r.links for r in one_by_one.align_texts(sources, targets)]
-    results = batched.align_texts(sources, targets)
-    assert [r.pair.index for r in results] == list(range(len(pairs)))
-    assert [r.links for r in results] == expected
+    for aligner in (batched, budgeted):
+        results = aligner.align_texts(sources, targets)
+        assert [r.pair.index for r in results] == list(range(len(pairs)))
+        assert [r.links for r in results] == expected
 
 
 def test_subword_links_are_any_linked_piece_pair(bert):
