@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from align_cli.kernels import onednn_linear_available, restore_linears, route_linears_to_onednn
-from align_cli.kernels.cpu_linear import ENV_VAR
+from align_cli.kernels.cpu_linear import ENV_VAR, MIN_MACS, padded_rows
 from align_cli.model import load_model
 from tests.embedding_fixtures import build_tiny_bert
 from tests.marian_fixtures import build_tiny_marian
@@ -45,41 +45,62 @@ def test_pytorch_builds_for_x86_have_the_operator():
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize(
     "shape",
-    [(7, 64), (3, 11, 64), (2, 3, 5, 64), (1, 1, 64)],
-    ids=["2d", "3d", "4d", "one-row"],
+    [(64, 256), (64, 256 + 1), (3, 37, 256), (2, 3, 29, 256)],
+    ids=["2d-bucket-size", "2d-padded", "3d", "4d"],
 )
 def test_routed_layer_matches_float64_and_runs_onednn(shape, bias):
     torch.manual_seed(0)
-    layer = torch.nn.Linear(64, 48, bias=bias)
+    layer = torch.nn.Linear(shape[-1], 320, bias=bias)
     assert route_linears_to_onednn(layer) == 1
     x = torch.randn(shape)
+    assert (x.numel() // shape[-1]) * shape[-1] * 320 >= MIN_MACS  # big enough to route
     with torch.inference_mode():
         out, ops = ops_run(lambda: layer(x))
     assert ONEDNN_OP in ops
-    assert out.dtype == torch.float32 and out.shape == (*shape[:-1], 48)
+    assert out.dtype == torch.float32 and out.shape == (*shape[:-1], 320)
+    assert out.is_contiguous()
     torch.testing.assert_close(out.double(), float64_linear(layer, x), rtol=1e-5, atol=1e-5)
+
+
+def test_small_products_stay_on_pytorchs_kernel():
+    layer = torch.nn.Linear(64, 48)
+    route_linears_to_onednn(layer)
+    x = torch.randn(3, 11, 64)
+    with torch.inference_mode():
+        out, ops = ops_run(lambda: layer(x))
+    assert ONEDNN_OP not in ops
+    torch.testing.assert_close(out.double(), float64_linear(layer, x), rtol=1e-5, atol=1e-5)
+
+
+def test_rows_are_padded_to_few_sizes_by_at_most_7_rows_or_a_sixteenth():
+    sizes = {padded_rows(rows) for rows in range(1, 4097)}
+    assert len(sizes) <= 100  # what the capped kernel caches have to hold per weight shape
+    for rows in range(1, 4097):
+        assert rows <= padded_rows(rows) <= rows + max(7, rows / 16)
+        assert padded_rows(padded_rows(rows)) == padded_rows(rows)
 
 
 def test_non_contiguous_input_is_handled():
     torch.manual_seed(1)
-    layer = torch.nn.Linear(32, 16)
+    layer = torch.nn.Linear(256, 256)
     route_linears_to_onednn(layer)
-    x = torch.randn(5, 32, 9).transpose(1, 2)  # [5, 9, 32], not contiguous
+    x = torch.randn(5, 256, 90).transpose(1, 2)  # [5, 90, 256], not contiguous
     with torch.inference_mode():
-        out = layer(x)
+        out, ops = ops_run(lambda: layer(x))
+    assert ONEDNN_OP in ops
     torch.testing.assert_close(out.double(), float64_linear(layer, x), rtol=1e-5, atol=1e-5)
 
 
 def test_training_and_other_dtypes_keep_pytorchs_path():
     torch.manual_seed(2)
-    layer = torch.nn.Linear(16, 8)
+    layer = torch.nn.Linear(256, 256)
     route_linears_to_onednn(layer)
-    x = torch.randn(4, 16, requires_grad=True)
+    x = torch.randn(128, 256, requires_grad=True)
     out, ops = ops_run(lambda: layer(x))
     assert ONEDNN_OP not in ops
     out.sum().backward()
     assert layer.weight.grad is not None and x.grad is not None
-    torch.testing.assert_close(x.grad, layer.weight.sum(0).expand(4, 16).detach())
+    torch.testing.assert_close(x.grad, layer.weight.sum(0).expand(128, 256).detach())
 
     half = torch.nn.Linear(16, 8).to(torch.bfloat16)
     assert route_linears_to_onednn(half) == 0
@@ -102,12 +123,13 @@ def test_environment_variable_turns_the_routing_off(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def tiny_marian(tmp_path_factory) -> Path:
-    return build_tiny_marian(tmp_path_factory.mktemp("marian") / "model")
+def small_marian(tmp_path_factory) -> Path:
+    # Wide enough that its products are routed (see MIN_MACS).
+    return build_tiny_marian(tmp_path_factory.mktemp("marian") / "model", d_model=256)
 
 
-def test_translation_model_keeps_outputs_hooks_and_tied_weights(tiny_marian):
-    loaded = load_model(str(tiny_marian), device="cpu", dtype="float32")
+def test_translation_model_keeps_outputs_hooks_and_tied_weights(small_marian):
+    loaded = load_model(str(small_marian), device="cpu", dtype="float32")
     assert loaded.linear_backend == "onednn"
     model = loaded.model
     # The output projection stays tied to the embeddings: routing copies no parameter.
@@ -117,8 +139,9 @@ def test_translation_model_keeps_outputs_hooks_and_tied_weights(tiny_marian):
     captured = []
     query = model.get_decoder().layers[-1].encoder_attn.q_proj
     handle = query.register_forward_hook(lambda _m, _i, output: captured.append(output))
-    ids = loaded.tokenizer(["Le chat dort .", "Bonjour"], return_tensors="pt", padding=True)
-    labels = torch.tensor([[5, 9, 14, 3], [7, 2, 0, 0]])
+    sentences = ["Le chat dort sur le canapé du salon depuis ce matin ."] * 3 + ["Bonjour"]
+    ids = loaded.tokenizer([s * 2 for s in sentences], return_tensors="pt", padding=True)
+    labels = torch.randint(3, 1000, (4, 30), generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         routed, ops = ops_run(lambda: model(**ids, decoder_input_ids=labels).logits)
         restore_linears(model)

@@ -19,6 +19,15 @@ dtype or device, autograd on trainable weights, a 1-D input) takes ``F.linear`` 
 The operator is private to PyTorch, so it is probed once against ``F.linear`` and the
 routing is skipped if it is missing or disagrees.
 
+Memory. oneDNN compiles one kernel per input shape and keeps it, in its own cache and in
+PyTorch's wrapper around it, 1,024 entries each by default. xalign's batches have a new
+number of rows almost every time, so on a long corpus those caches filled up to about half
+a gigabyte (measured on 100,000 lines), and every new shape paid for a compilation. So
+the rows are padded up to one of 16 sizes per power of two (at most 1/16 more work, or 7
+rows) and both caches are capped at ``CACHE_CAPACITY`` entries: memory stays flat, and a
+shape seen once is usually seen again. Very small products (under ``MIN_MACS`` multiply-adds), where a
+kernel call costs more than MKL's whole product, stay on ``F.linear``.
+
 Set ``XALIGN_CPU_LINEAR=torch`` in the environment to keep PyTorch's default path.
 """
 
@@ -32,6 +41,18 @@ import torch
 import torch.nn.functional as F
 
 ENV_VAR = "XALIGN_CPU_LINEAR"
+CACHE_CAPACITY = 256
+MIN_MACS = 1 << 22
+# Read when oneDNN first runs, so set on import, before any model is loaded; a value the
+# user chose is kept.
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(CACHE_CAPACITY))
+os.environ.setdefault("LRU_CACHE_CAPACITY", str(CACHE_CAPACITY))  # PyTorch's ideep layer
+
+
+def padded_rows(rows: int) -> int:
+    """``rows`` rounded up to one of 16 sizes per power of two (multiples of 8 at least)."""
+    step = max(8, 1 << max(0, rows.bit_length() - 5))
+    return -(-rows // step) * step
 
 
 def _op():
@@ -75,7 +96,16 @@ def _routed_forward(module: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
         or (torch.is_grad_enabled() and (weight.requires_grad or x.requires_grad))
     ):
         return F.linear(x, weight, bias)
-    return _op()(x.contiguous(), weight, bias, "none", [], "")
+    rows = x.numel() // x.shape[-1]
+    if rows * weight.shape[0] * weight.shape[1] < MIN_MACS:
+        return F.linear(x, weight, bias)
+    flat = x.reshape(rows, x.shape[-1])
+    padded = padded_rows(rows)
+    if padded != rows:
+        flat = torch.cat([flat, flat.new_zeros(padded - rows, flat.shape[1])])
+    out = _op()(flat.contiguous(), weight, bias, "none", [], "")
+    # The first ``rows`` rows of a contiguous result are contiguous: no copy.
+    return out[:rows].view(*x.shape[:-1], weight.shape[0])
 
 
 def route_linears_to_onednn(model: torch.nn.Module) -> int:
