@@ -4,7 +4,8 @@ Model: an mBERT-sized BERT with random weights, built from a config (hidden 768,
 layers, 12 heads, FFN 3072, vocabulary 119,547, 512 positions: bert-base-multilingual-cased's
 shape) and a cased WordPiece vocabulary trained here on newstest en+fr+de with mBERT's
 special-token ids. Nothing is downloaded. Corpus: news-test2008 English-French, the first
-``--pairs`` lines, split on whitespace. Every system uses the same weights and layer 8:
+``--pairs`` lines, split on whitespace. Every system aligns the same pairs with the same
+weights and layer 8:
 
 * ``xalign``: ``EmbeddingAligner.align_texts`` end to end (tokenize, length-sorted batches,
   forward up to layer 8, batched similarity, extraction), once per extraction method;
@@ -22,7 +23,7 @@ kernels, which simalign and awesome-align use. Every line says how many pairs go
 the links of xalign in the first dtype. Times exclude model loading and a warm-up. Run
 from the repository root::
 
-    python benchmarks/bench_embedding.py [--pairs 200] [--simalign-pairs 100] [--threads 2]
+    python benchmarks/bench_embedding.py [--pairs 1000] [--threads 2]
     python benchmarks/bench_embedding.py --device cuda --pairs 2000 --dtypes bfloat16 float32
 
 On the CPU with one thread (``--threads 1``) the rates are pairs per second of *process
@@ -181,13 +182,12 @@ def bench_simalign(folder: Path, pairs, args) -> dict[str, tuple[float, list]]:
         ("i", "itermax", "itermax"),
         ("m", "mwmf", "match"),
     ):
-        count = len(pairs) if letter != "m" else max(1, len(pairs) // 2)
         aligner = SentenceAligner(
             model=str(folder), token_type="bpe", matching_methods=letter, device=device
         )
         aligner.get_word_aligns(*pairs[0])  # warm-up
         seconds, results = timed(
-            lambda a=aligner, n=count, k=key: [a.get_word_aligns(s, t)[k] for s, t in pairs[:n]]
+            lambda a=aligner, k=key: [a.get_word_aligns(s, t)[k] for s, t in pairs]
         )
         out[f"{name}/subword"] = (seconds, [[tuple(x) for x in r] for r in results])
     return out
@@ -242,8 +242,7 @@ def agreement(ours: list, theirs: list) -> str:
 def main() -> None:
     global _CLOCK
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--pairs", type=int, default=200)
-    parser.add_argument("--simalign-pairs", type=int, default=100)
+    parser.add_argument("--pairs", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument(
@@ -312,7 +311,7 @@ def main() -> None:
         seconds, links = bench_awesome(args.model_dir, pairs, args)
         compare("awesome", "softmax_threshold/subword", len(pairs), seconds, links)
     if "simalign" not in args.skip:
-        reference = bench_simalign(args.model_dir, pairs[: args.simalign_pairs], args)
+        reference = bench_simalign(args.model_dir, pairs, args)
         for name, (seconds, links) in reference.items():
             compare("simalign", name, len(links), seconds, links)
 

@@ -12,5 +12,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs="${1:-1000}"
 python benchmarks/bench_extract.py --pairs "$pairs"
-python benchmarks/bench_embedding.py --pairs "$((pairs / 5))"
+python benchmarks/bench_embedding.py --pairs "$pairs"
 python benchmarks/bench_kernel.py

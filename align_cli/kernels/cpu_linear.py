@@ -25,8 +25,9 @@ number of rows almost every time, so on a long corpus those caches filled up to 
 a gigabyte (measured on 100,000 lines), and every new shape paid for a compilation. So
 the rows are padded up to one of 16 sizes per power of two (at most 1/16 more work, or 7
 rows) and both caches are capped at ``CACHE_CAPACITY`` entries: memory stays flat, and a
-shape seen once is usually seen again. Very small products (under ``MIN_MACS`` multiply-adds), where a
-kernel call costs more than MKL's whole product, stay on ``F.linear``.
+shape seen once is usually seen again. Very small products (under ``MIN_MACS``
+multiply-adds), where a kernel call costs more than MKL's whole product, stay on
+``F.linear``.
 
 Set ``XALIGN_CPU_LINEAR=torch`` in the environment to keep PyTorch's default path.
 """
