@@ -6,7 +6,10 @@ ran is read from the profiler, not assumed from the routing's return value.
 
 from __future__ import annotations
 
+import os
 import platform
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from align_cli.kernels import onednn_linear_available, restore_linears, route_linears_to_onednn
-from align_cli.kernels.cpu_linear import ENV_VAR, MIN_MACS, padded_rows
+from align_cli.kernels.cpu_linear import CACHE_CAPACITY, ENV_VAR, MIN_MACS, padded_rows
 from align_cli.model import load_model
 from tests.embedding_fixtures import build_tiny_bert
 from tests.marian_fixtures import build_tiny_marian
@@ -159,3 +162,18 @@ def test_load_model_routes_only_float32_on_the_cpu(tmp_path, monkeypatch, shared
     assert load_model(str(folder), device="cpu", dtype="bfloat16").linear_backend == "torch"
     monkeypatch.setenv(ENV_VAR, "torch")
     assert load_model(str(folder), device="cpu", dtype="float32").linear_backend == "torch"
+
+
+@pytest.mark.parametrize("preset", [None, "32"])
+def test_importing_xalign_caps_onednn_kernel_caches_unless_the_user_did(preset):
+    env = {k: v for k, v in os.environ.items() if not k.endswith("CACHE_CAPACITY")}
+    if preset is not None:
+        env["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] = preset
+    script = (
+        "import os, align_cli.model; "
+        "print(os.environ['ONEDNN_PRIMITIVE_CACHE_CAPACITY'], os.environ['LRU_CACHE_CAPACITY'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == [preset or str(CACHE_CAPACITY), str(CACHE_CAPACITY)]
