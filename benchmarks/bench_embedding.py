@@ -121,10 +121,10 @@ METHODS = (
 
 def bench_xalign(folder: Path, pairs, args, dtype: str) -> dict[str, tuple[float, list]]:
     """Seconds and links per method, plus ``floor``: the bare forward passes alone."""
-    from align_cli.embedding import EmbeddingAligner, EmbeddingSettings
-    from align_cli.kernels.cpu_linear import ENV_VAR as CPU_LINEAR_ENV
-    from align_cli.model import load_model
-    from align_cli.pipeline import BatchingSettings
+    from align_cli.aligners.embedding import EmbeddingAligner
+    from align_cli.model.kernels.cpu_linear import ENV_VAR as CPU_LINEAR_ENV
+    from align_cli.model.loading import load_model
+    from align_cli.settings import BatchingSettings, EmbeddingSettings
 
     if dtype == "float32-mkl":
         os.environ[CPU_LINEAR_ENV] = "torch"
@@ -150,12 +150,12 @@ def bench_xalign(folder: Path, pairs, args, dtype: str) -> dict[str, tuple[float
 
 def forward_floor(aligner, pairs) -> float:
     """The same length-sorted sentence batches through the model up to layer 8, no more."""
-    from align_cli.embedding import _EncodedPair
+    from align_cli.stages.batching import EncodedPair
     from align_cli.types import SentencePair
 
     encode = aligner.encoder.encode
     todo = [
-        (k, _EncodedPair(SentencePair(k, tuple(s), tuple(t)), encode(s), encode(t)))
+        (k, EncodedPair(SentencePair(k, tuple(s), tuple(t)), encode(s), encode(t)))
         for k, (s, t) in enumerate(pairs)
     ]
     todo.sort(key=lambda item: item[1].width)
@@ -252,7 +252,8 @@ def main() -> None:
         help="xalign's dtypes; the first is timed for every method and compared with the "
         "references (which run in float32), the others for inter only",
     )
-    from align_cli.pipeline import BatchingSettings  # after sys.path has the repository
+    # After sys.path has the repository:
+    from align_cli.settings import BatchingSettings
 
     # xalign's own defaults unless told otherwise.
     parser.add_argument("--batch-size", type=int, default=BatchingSettings().batch_size)

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import torch
 
-from align_cli.kernels.cpu_linear import ENV_VAR as CPU_LINEAR_ENV
-from align_cli.pipeline import BatchingSettings
+from align_cli.model.kernels.cpu_linear import ENV_VAR as CPU_LINEAR_ENV
+from align_cli.settings import BatchingSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -96,12 +96,14 @@ def peak_rss_mb() -> float:
 
 
 def run_xalign(model_dir: Path, src: Path, tgt: Path, out: Path) -> float:
-    from align_cli.corpus import read_parallel
-    from align_cli.formats import format_pharaoh
-    from align_cli.model import load_model
-    from align_cli.pipeline import Aligner
+    from align_cli.aligners.attention import AttentionAligner
+    from align_cli.io.corpus import read_parallel
+    from align_cli.io.formats import format_pharaoh
+    from align_cli.model.loading import load_model
 
-    aligner = Aligner(load_model(str(model_dir), device=DEVICE, dtype=DTYPE), batching=BATCHING)
+    aligner = AttentionAligner(
+        load_model(str(model_dir), device=DEVICE, dtype=DTYPE), batching=BATCHING
+    )
     start = time.perf_counter()
     with open(out, "w", encoding="utf-8") as handle:
         for result in aligner.align_pairs(read_parallel(src, tgt)):
@@ -114,15 +116,16 @@ def batches_like_xalign(model_dir: Path, src: Path, tgt: Path):
     """The exact batches xalign builds, as padded id tensors (tokenization not timed)."""
     import numpy as np
 
-    from align_cli.corpus import read_parallel
-    from align_cli.model import load_model
-    from align_cli.pipeline import Aligner, _Encoded, _pad
+    from align_cli.aligners.attention import AttentionAligner
+    from align_cli.io.corpus import read_parallel
+    from align_cli.model.loading import load_model
+    from align_cli.stages.batching import EncodedPair, pad
 
     loaded = load_model(str(model_dir), device=DEVICE, dtype=DTYPE)
-    aligner = Aligner(loaded, batching=BATCHING)
+    aligner = AttentionAligner(loaded, batching=BATCHING)
     todo = []
     for pair in read_parallel(src, tgt):
-        encoded = _Encoded(
+        encoded = EncodedPair(
             pair,
             aligner.encoder.source.encode(pair.src_words),
             aligner.encoder.target.encode(pair.tgt_words),
@@ -136,9 +139,9 @@ def batches_like_xalign(model_dir: Path, src: Path, tgt: Path):
         )
         for batch in aligner._batches(window):
             encoded = [e for _, e in batch]
-            src_ids = _pad([e.src.ids for e in encoded], aligner.pad_id)
-            src_mask = _pad([np.ones_like(e.src.ids) for e in encoded], 0)
-            dec = _pad(
+            src_ids = pad([e.src.ids for e in encoded], aligner.pad_id)
+            src_mask = pad([np.ones_like(e.src.ids) for e in encoded], 0)
+            dec = pad(
                 [np.concatenate(([aligner.start_id], e.tgt.ids)) for e in encoded], aligner.pad_id
             )
             batches.append((src_ids, src_mask, dec))
@@ -169,7 +172,7 @@ def run_floor(model_dir: Path, src: Path, tgt: Path) -> float:
 def run_naive(model_dir: Path, src: Path, tgt: Path) -> float:
     from transformers import AutoModelForSeq2SeqLM
 
-    from align_cli.aggregation import WordMaps, word_scores
+    from align_cli.stages.aggregation import WordMaps, word_scores
 
     loaded, aligner, batches = batches_like_xalign(model_dir, src, tgt)
     model = (

@@ -3,7 +3,7 @@
 Compares, for one batch of queries/keys with random source padding:
 
 * ``naive``:  materialise ``[B, H, T, S]`` scores, masked softmax, mean over heads;
-* ``torch``:  :func:`align_cli.kernels.cross_attention_probs_torch` (one head at a time);
+* ``torch``:  :func:`align_cli.model.kernels.cross_attention_probs_torch` (one head at a time);
 * ``triton``: the fused kernel (only on CUDA with triton installed).
 
 Defaults are Helsinki-NLP/opus-mt-en-fr's decoder cross-attention (8 heads of size 64)
@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import torch
 
-from align_cli.kernels import (
+from align_cli.model.kernels import (
     cross_attention_probs_torch,
     cross_attention_probs_triton,
     triton_available,

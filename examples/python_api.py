@@ -20,12 +20,13 @@ import numpy as np
 
 import align_cli
 from align_cli import SentencePair, XalignError
-from align_cli.evaluate import evaluate
-from align_cli.formats import format_jsonl, format_pharaoh, read_pharaoh
-from align_cli.model import load_model
-from align_cli.pipeline import Aligner, AlignmentSettings
-from align_cli.presets import resolve_settings
-from align_cli.show import render_terminal, save_figure, view_from_result
+from align_cli.aligners.attention import AttentionAligner
+from align_cli.io.formats import format_jsonl, format_pharaoh, read_pharaoh
+from align_cli.model.loading import load_model
+from align_cli.settings import AlignmentSettings, resolve_settings
+from align_cli.tools.evaluate import evaluate
+from align_cli.tools.show import render_terminal, save_figure
+from align_cli.tools.views import view_from_result
 
 SYNTHETIC = Path(__file__).resolve().parents[1] / "tests" / "data" / "synthetic"
 if not (SYNTHETIC / "fwd").is_dir():
@@ -45,12 +46,12 @@ for result in align_cli.align([source_words], [target_words], model=str(SYNTHETI
 
 # %% [markdown]
 # ## Load a model once, align many pairs
-# `load_model` takes a folder, a hub id or `opus-mt-xx-yy`. An `Aligner` holds the model
+# `load_model` takes a folder, a hub id or `opus-mt-xx-yy`. An `AttentionAligner` holds the model
 # and the settings; `align_texts` takes sentences (split on whitespace) or word lists.
 
 # %%
 model = load_model(str(SYNTHETIC / "fwd"), device="cpu")
-aligner = Aligner(model, AlignmentSettings(), include_matrix=True)
+aligner = AttentionAligner(model, AlignmentSettings(), include_matrix=True)
 print("signature:", aligner.signature)
 
 pairs = [
@@ -106,11 +107,13 @@ alternatives = {
     "shift-att": resolve_settings("shift-att"),  # Chen et al. 2020
     "itermax": AlignmentSettings(method="itermax"),  # SimAlign's IterMax extraction
 }
+SETTING_KEYS = ("layer", "heads", "shift", "pool", "extract")  # fields of the signature
 for name, settings in alternatives.items():
-    other = Aligner(model, settings)
+    other = AttentionAligner(model, settings)
     links = [r.links for r in other.align_texts(sources[:count], targets[:count])]
     aer = evaluate(((g.sure, g.possible) for g in gold[:count]), links).totals.aer
-    print(f"{name:10} {other.signature.split('|', 3)[3]:62} AER {100 * aer:.1f}%")
+    fields = "|".join(f"{key}:{value}" for key, value in other.signature if key in SETTING_KEYS)
+    print(f"{name:10} {fields:46} AER {100 * aer:.1f}%")
 
 # %% [markdown]
 # ## Look at it

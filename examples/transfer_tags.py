@@ -2,7 +2,7 @@
 
 The post-editing use xalign is built for: a segment arrives with tags (``<b>…</b>``, a
 placeholder ``<x/>``), the machine translation comes back without them, and the tags
-must be put on the right target words. ``align_cli.transfer`` does that from the word
+must be put on the right target words. ``align_cli.tools.transfer`` does that from the word
 alignment: a paired tag covers the target words aligned to its source words (the
 smallest span holding them all), nesting is kept, and a tag whose words are unaligned
 is still placed, next to its nearest aligned neighbour (rules in ``docs/api.md``).
@@ -27,8 +27,8 @@ from pathlib import Path
 
 from _helpers import SHARED_DATA, SYNTHETIC, xalign
 
-from align_cli.formats import read_pharaoh
-from align_cli.transfer import parse_markup, strip_tags, transfer_tags
+from align_cli.io.formats import read_pharaoh
+from align_cli.tools.transfer import parse_markup, strip_tags, transfer_tags
 
 
 def hansards_with_gold_links() -> None:
@@ -57,12 +57,12 @@ def synthetic_with_the_trained_model() -> list[tuple[str, str]]:
     if not (SYNTHETIC / "fwd").is_dir():
         print("2. (skipped: the synthetic model is not in tests/data/synthetic)")
         return []
-    from align_cli.model import load_model
-    from align_cli.pipeline import Aligner
+    from align_cli.aligners.attention import AttentionAligner
+    from align_cli.model.loading import load_model
 
     lines = (SYNTHETIC / "heldout.src-tgt").read_text(encoding="utf-8").split("\n")
     golds = list(read_pharaoh(str(SYNTHETIC / "heldout.gold")))
-    aligner = Aligner(load_model(str(SYNTHETIC / "fwd")))
+    aligner = AttentionAligner(load_model(str(SYNTHETIC / "fwd")))
     print("2. Synthetic language, links from the trained model")
     segments = []
     # The first three pairs with six source words or more, so that the tags do not overlap.

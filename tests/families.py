@@ -1,7 +1,7 @@
 """Tiny random-weight translation models with real tokenizers, one per model family.
 
 Each family gets a model folder written by ``save_pretrained``, exactly as a hub download
-would look, so tests load it through :func:`align_cli.model.load_model` like a user would:
+would look, so tests load it through :func:`align_cli.model.loading.load_model` like a user would:
 
 * the tokenizer is the family's own class, trained here on a few thousand real lines of
   Multi30k (SentencePiece unigram or BPE, GPT-2-style byte-level BPE, or fairseq BPE with

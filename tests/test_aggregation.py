@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from align_cli.aggregation import WordMaps, decoder_row_owner, pool_axis, word_scores
+from align_cli.stages.aggregation import WordMaps, decoder_row_owner, pool_axis, word_scores
 
 
 def owners(draw, length: int, n_words: int) -> list[int]:

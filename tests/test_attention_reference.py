@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from align_cli.attention import decoder_layers
-from align_cli.model import load_model
-from align_cli.pipeline import Aligner, AlignmentSettings, BatchingSettings
+from align_cli.aligners.attention import AttentionAligner
+from align_cli.model.loading import load_model
+from align_cli.settings import AlignmentSettings, BatchingSettings
+from align_cli.stages.attention import decoder_layers
 from tests.marian_fixtures import OPUS_TOKENIZER, build_tiny_marian
 
 PAIRS = [
@@ -107,7 +108,9 @@ def test_word_matrices_match_eager_float64_reference(model_folder, settings):
         settings = replace(settings, heads=(0, n_heads - 1))
     loaded = load_model(str(model_folder), dtype="float64", device="cpu")
     # batch_size 3 puts pairs of different lengths (so padding) into one batch.
-    aligner = Aligner(loaded, settings, BatchingSettings(batch_size=3), include_matrix=True)
+    aligner = AttentionAligner(
+        loaded, settings, BatchingSettings(batch_size=3), include_matrix=True
+    )
     results = aligner.align_texts([s for s, _ in PAIRS], [t for _, t in PAIRS])
     settings = aligner.settings  # with the default layer resolved for this decoder
     with torch.no_grad():
@@ -144,7 +147,7 @@ def test_lm_head_and_unused_decoder_layers_are_never_run(model_folder):
                 lambda *_, index=index: calls.append(f"cross_out{index}")
             )
         )
-    aligner = Aligner(loaded, AlignmentSettings(layers=(0,)))
+    aligner = AttentionAligner(loaded, AlignmentSettings(layers=(0,)))
     aligner.align_texts(["Le chat dort ."], ["The cat sleeps ."])
     # Layer 0 starts, its cross-attention output projection never runs (the hook stops the
     # decoder right after Q and K), and nothing after it runs.
@@ -164,7 +167,7 @@ def test_output_attentions_is_not_requested(model_folder, monkeypatch):
         return original(*args, **kwargs)
 
     monkeypatch.setattr(loaded.model.get_decoder(), "forward", spy)
-    Aligner(loaded).align_texts(["Bonjour"], ["Hello"])
+    AttentionAligner(loaded).align_texts(["Bonjour"], ["Hello"])
     assert seen == [None]
 
 
@@ -173,7 +176,7 @@ def test_real_opus_tokenizer_maps_gold_sentences_to_words(shared_data):
     punctuation included, and per-word pieces equal the whole sentence's tokenization."""
     from transformers import AutoTokenizer
 
-    from align_cli.subwords import PairEncoder
+    from align_cli.stages.subwords import PairEncoder
 
     tokenizer = AutoTokenizer.from_pretrained(OPUS_TOKENIZER)
     encoder = PairEncoder(tokenizer)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from align_cli.formats import read_alignments
+from align_cli.io.formats import read_alignments
 from tests.cli_runner import run_cli
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from align_cli.formats import read_pharaoh
+from align_cli.io.formats import read_pharaoh
 from tests.cli_runner import run_cli
 from tests.marian_fixtures import build_tiny_marian
 
@@ -119,7 +119,7 @@ def test_giza_output_reads_back_to_the_same_links(model_dir, corpus, tmp_path):
         ["extract", "-i", str(joined), "-m", model_dir, "--format", "giza", "-o", str(giza), "-q"]
     )
     expected = pharaoh_lines(pharaoh)
-    from align_cli.formats import read_giza_a3
+    from align_cli.io.formats import read_giza_a3
 
     read_back = [sorted(sentence.sure) for sentence in read_giza_a3(str(giza))]
     assert read_back == expected

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from align_cli.corpus import (
+from align_cli.errors import CorpusError
+from align_cli.io.corpus import (
     count_lines,
     count_pairs,
     read_corpus,
@@ -21,7 +22,6 @@ from align_cli.corpus import (
     read_lines,
     read_parallel,
 )
-from align_cli.errors import CorpusError
 
 # Characters that str.splitlines() (and so many tools) treat as line breaks, but that
 # occur inside real corpus lines; xalign splits lines on \n only.

@@ -16,9 +16,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from align_cli.kernels import onednn_linear_available, restore_linears, route_linears_to_onednn
-from align_cli.kernels.cpu_linear import CACHE_CAPACITY, ENV_VAR, MIN_MACS, padded_rows
-from align_cli.model import load_model
+from align_cli.model.kernels import (
+    onednn_linear_available,
+    restore_linears,
+    route_linears_to_onednn,
+)
+from align_cli.model.kernels.cpu_linear import CACHE_CAPACITY, ENV_VAR, MIN_MACS, padded_rows
+from align_cli.model.loading import load_model
 from tests.embedding_fixtures import build_tiny_bert
 from tests.marian_fixtures import build_tiny_marian
 
@@ -170,7 +174,7 @@ def test_importing_xalign_caps_onednn_kernel_caches_unless_the_user_did(preset):
     if preset is not None:
         env["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] = preset
     script = (
-        "import os, align_cli.model; "
+        "import os, align_cli.model.loading; "
         "print(os.environ['ONEDNN_PRIMITIVE_CACHE_CAPACITY'], os.environ['LRU_CACHE_CAPACITY'])"
     )
     out = subprocess.run(

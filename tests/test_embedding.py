@@ -19,16 +19,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from align_cli.embedding import (
-    EmbeddingAligner,
-    EmbeddingSettings,
-    HiddenStateReader,
-    build_aligner,
-)
+from align_cli.aligners.embedding import EmbeddingAligner
+from align_cli.aligners.factory import aligner_for
 from align_cli.errors import ModelError, XalignError
-from align_cli.extraction import extract, links_from_mask, match, softmax_threshold
-from align_cli.model import is_encoder_only, load_model
-from align_cli.pipeline import BatchingSettings
+from align_cli.model.loading import is_encoder_only, load_model
+from align_cli.settings import AlignerSpec, BatchingSettings, EmbeddingOptions, EmbeddingSettings
+from align_cli.stages.extraction import extract, links_from_mask, match, softmax_threshold
+from align_cli.stages.hidden_states import HiddenStateReader
 from tests.cli_runner import run_cli
 from tests.embedding_fixtures import build_tiny_bert, single_thread
 
@@ -285,17 +282,20 @@ def test_empty_sides_and_too_long_pairs_keep_their_place(bert, gold_pairs):
     assert alone.links == results[3].links
 
 
-def test_build_aligner_refuses_options_of_the_attention_path_by_name(bert):
+def test_an_encoder_refuses_options_of_the_attention_path_by_name(bert):
+    heads_and_shift = AlignerSpec("bert", attention_options_given=("heads", "shift"))
     with pytest.raises(XalignError, match="--heads, --shift: only for translation models"):
-        build_aligner(bert, heads="0", shift=False, layers=None)
-    aligner = build_aligner(bert, embedding_layer=6, granularity="word", method="itermax")
-    assert "embedding-layer:6|granularity:word|sim:cosine|extract:itermax" in aligner.signature
-    threshold = build_aligner(bert, method="softmax_threshold")
-    assert "sim:dot|extract:softmax_threshold>0.001" in threshold.signature
+        aligner_for(bert, heads_and_shift)
+    chosen = EmbeddingOptions(layer=6, granularity="word", method="itermax")
+    aligner = aligner_for(bert, AlignerSpec("bert", embedding=chosen))
+    assert "embedding-layer:6|granularity:word|sim:cosine|extract:itermax" in str(aligner.signature)
+    softmax = EmbeddingOptions(method="softmax_threshold")
+    threshold = aligner_for(bert, AlignerSpec("bert", embedding=softmax))
+    assert "sim:dot|extract:softmax_threshold>0.001" in str(threshold.signature)
 
 
 def test_signature_says_what_was_done(bert):
-    signature = EmbeddingAligner(bert).signature
+    signature = str(EmbeddingAligner(bert).signature)
     assert signature.startswith("xalign:")
     assert "|embedding-layer:8|granularity:subword|sim:cosine|extract:inter|sym:none" in signature
 

@@ -25,9 +25,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from align_cli.embedding import EmbeddingAligner, EmbeddingSettings
-from align_cli.extraction import itermax, links_from_mask, match
-from align_cli.model import load_model
+from align_cli.aligners.embedding import EmbeddingAligner
+from align_cli.model.loading import load_model
+from align_cli.settings import EmbeddingSettings
+from align_cli.stages.extraction import itermax, links_from_mask, match
 from tests.embedding_fixtures import add_awesome_align_files, build_tiny_bert, single_thread
 
 PAIRS_PER_SET = 50  # from each of enfr and roen: 100 real pairs, a few seconds per mode

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from align_cli.errors import CorpusError
-from align_cli.evaluate import (
+from align_cli.tools.evaluate import (
     LinkCounts,
     adjust_gold,
     count_links,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from align_cli.transfer import is_tag, split_tokens
+from align_cli.tools.transfer import is_tag, split_tokens
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SYNTHETIC = Path(__file__).resolve().parents[1] / "tests" / "data" / "synthetic"

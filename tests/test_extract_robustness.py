@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from align_cli.pipeline import BatchingSettings
+from align_cli.settings import BatchingSettings
 from tests.cli_runner import run_cli
 from tests.robustness_fixtures import (
     newstest_pairs,

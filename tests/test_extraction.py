@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from align_cli.extraction import (
+from align_cli.stages.extraction import (
     argmax_source,
     argmax_target,
     extract,

@@ -23,8 +23,9 @@ import numpy as np
 import pytest
 import torch
 
-from align_cli.model import LoadedModel, load_model
-from align_cli.pipeline import Aligner, AlignmentSettings
+from align_cli.aligners.attention import AttentionAligner
+from align_cli.model.loading import LoadedModel, load_model
+from align_cli.settings import AlignmentSettings
 from tests.families import FAMILIES, Family, FamilyModels, single_thread
 
 # Lines of ../shared/data/gold/enfr.src-tgt (0-based) of several lengths, so the batch pads.
@@ -186,7 +187,7 @@ def test_word_mapping(
     loaded = _load(family_models, family)
     folder = family_models.folder(family.name)
     tokenizer = loaded.tokenizer
-    aligner = Aligner(loaded, **family.aligner_options)
+    aligner = AttentionAligner(loaded, **family.aligner_options)
     special = _special_ids(tokenizer)
     long_word_pieces = 0
     for source, target in _oriented(family, sentence_pairs):
@@ -324,7 +325,7 @@ def test_word_matrices_match_eager_reference(
     tokenizer = loaded.tokenizer
     pairs = _oriented(family, sentence_pairs)
     # The tokenizer is stateful for M2M100/NLLB/mBART (language codes): set it as xalign does.
-    Aligner(loaded, **family.aligner_options)
+    AttentionAligner(loaded, **family.aligner_options)
     encodings = []
     for source, target in pairs:
         src = reference_encoding(tokenizer, family, folder, source.split(), target=False)
@@ -333,7 +334,7 @@ def test_word_matrices_match_eager_reference(
 
     matrices_by_setting = []
     for settings in SETTINGS:
-        aligner = Aligner(loaded, settings, include_matrix=True, **family.aligner_options)
+        aligner = AttentionAligner(loaded, settings, include_matrix=True, **family.aligner_options)
         results = aligner.align_texts([s for s, _ in pairs], [t for _, t in pairs])
         matrices = []
         for result, ((src_ids, src_owner), (tgt_ids, tgt_owner)) in zip(
@@ -361,7 +362,7 @@ def test_word_without_pieces_gets_no_link(family: Family, family_models: FamilyM
     loaded = _load(family_models, family)
     source, target = EXTRA_PAIR if family.src == "en" else EXTRA_PAIR[::-1]
     argmax = AlignmentSettings(method="argmax")
-    aligner = Aligner(loaded, argmax, include_matrix=True, **family.aligner_options)
+    aligner = AttentionAligner(loaded, argmax, include_matrix=True, **family.aligner_options)
     (result,) = aligner.align_texts([source], [target])
     empty_target = target.split().index(ZERO_WIDTH_SPACE)
     empty_source = source.split().index(ZERO_WIDTH_SPACE)

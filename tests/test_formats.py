@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from align_cli.errors import CorpusError
-from align_cli.formats import (
+from align_cli.io.formats import (
     AlignedSentence,
     detect_format,
     format_giza_a3,

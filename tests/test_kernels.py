@@ -30,8 +30,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from align_cli.errors import XalignError
-from align_cli.kernels import cross_attention as cross_attention_module
-from align_cli.kernels import (
+from align_cli.model.kernels import cross_attention as cross_attention_module
+from align_cli.model.kernels import (
     cross_attention_probs,
     cross_attention_probs_torch,
     cross_attention_probs_triton,
@@ -292,7 +292,7 @@ def test_package_works_without_triton() -> None:
     script = (
         "import sys; sys.modules['triton'] = None\n"
         "import torch\n"
-        "from align_cli.kernels import cross_attention_probs, triton_available\n"
+        "from align_cli.model.kernels import cross_attention_probs, triton_available\n"
         "assert not triton_available()\n"
         "q = torch.randn(2, 3, 4, 16); k = torch.randn(2, 3, 5, 16)\n"
         "out = cross_attention_probs(q, k, None, 0.25)\n"
@@ -309,7 +309,7 @@ def test_package_works_without_triton() -> None:
 
 
 def test_importing_the_package_does_not_import_triton() -> None:
-    script = "import sys, align_cli.kernels; assert 'triton' not in sys.modules"
+    script = "import sys, align_cli.model.kernels; assert 'triton' not in sys.modules"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
@@ -369,7 +369,7 @@ def test_kernel_compiles_for_a_cuda_target_without_a_gpu(
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from align_cli.kernels import _cross_attention_triton as kernels
+    from align_cli.model.kernels import _cross_attention_triton as kernels
 
     kernel = kernels._cross_attention_probs_kernel
     signature = {}

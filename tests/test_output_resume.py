@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from align_cli.corpus import read_corpus
+from align_cli.aligners.attention import AttentionAligner
 from align_cli.errors import XalignError
-from align_cli.model import load_model
-from align_cli.output import AlignmentWriter, Shard, offset_after_lines
-from align_cli.pipeline import Aligner, BatchingSettings
-from align_cli.runner import LocalBackend, RunInterrupted, run_alignment
+from align_cli.io.corpus import read_corpus
+from align_cli.io.writer import AlignmentWriter, Shard, offset_after_lines
+from align_cli.jobs.local import LocalBackend, RunInterrupted, run_alignment
+from align_cli.model.loading import load_model
+from align_cli.settings import BatchingSettings
 from tests.robustness_fixtures import newstest_pairs, one_torch_thread, tiny_model, write_joined
 
 WINDOW = 4
@@ -35,7 +36,9 @@ def _one_thread():
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory, shared_data) -> LocalBackend:
     loaded = load_model(tiny_model(tmp_path_factory))
-    return LocalBackend(Aligner(loaded, batching=BatchingSettings(batch_size=3, window=WINDOW)))
+    return LocalBackend(
+        AttentionAligner(loaded, batching=BatchingSettings(batch_size=3, window=WINDOW))
+    )
 
 
 @pytest.fixture(scope="module")

@@ -11,18 +11,16 @@ import numpy as np
 import pytest
 
 from align_cli.errors import XalignError
-from align_cli.evaluate import count_links
-from align_cli.formats import format_jsonl
-from align_cli.show import (
+from align_cli.io.formats import format_jsonl
+from align_cli.tools.evaluate import count_links
+from align_cli.tools.show import (
     MARK_STYLES,
-    Mark,
-    PairView,
-    classify_links,
     legend_entries,
     render_figure,
     render_terminal,
     save_figure,
 )
+from align_cli.tools.views import Mark, PairView, classify_links
 from align_cli.types import AlignmentResult, SentencePair
 from tests.cli_runner import run_cli
 
@@ -411,7 +409,7 @@ def test_show_with_a_model_marks_the_links_extract_writes(model_dir, files, tmp_
 
 
 def test_matrices_are_read_from_jsonl_and_a_broken_one_names_its_line(tmp_path):
-    from align_cli.show import read_jsonl_matrices
+    from align_cli.tools.views import read_jsonl_matrices
 
     path = tmp_path / "m.jsonl"
     path.write_text(

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from align_cli.aligners.attention import AttentionAligner
 from align_cli.cli import main
-from align_cli.evaluate import LinkCounts, count_links
-from align_cli.formats import format_pharaoh, read_pharaoh
-from align_cli.model import load_model
-from align_cli.pipeline import Aligner, AlignmentSettings
-from align_cli.presets import FAMILY_DEFAULTS, PRESETS, default_preset_for
+from align_cli.io.formats import format_pharaoh, read_pharaoh
+from align_cli.model.loading import load_model
+from align_cli.settings import FAMILY_NAMES, PRESETS, AlignmentSettings
+from align_cli.tools.evaluate import LinkCounts, count_links
 from tests.families import FAMILIES_BY_NAME, FamilyModels, single_thread
 
 GOLD_SENTENCES = 14  # the first lines of the English-French Hansards gold set
@@ -96,7 +96,7 @@ def test_every_setting_scores_as_the_pipeline_does(
     sources = [line.split("|||")[0] for line in lines]
     targets = [line.split("|||")[1] for line in lines]
     for row in report["results"]:
-        aligner = Aligner(loaded, _setting(row), **family.aligner_options)
+        aligner = AttentionAligner(loaded, _setting(row), **family.aligner_options)
         totals = LinkCounts()
         for result, reference in zip(aligner.align_texts(sources, targets), sentences, strict=True):
             totals += count_links(reference.sure, reference.possible, result.links)
@@ -116,7 +116,7 @@ def test_gold_made_from_one_setting_puts_it_first(
     planted = AlignmentSettings(
         layers=(1,), heads=(3,), shift=True, pooling="mean", method="argmax"
     )
-    aligner = Aligner(load_model(folder, device="cpu"), planted)
+    aligner = AttentionAligner(load_model(folder, device="cpu"), planted)
     results = aligner.align_texts(
         [line.split("|||")[0] for line in lines], [line.split("|||")[1] for line in lines]
     )
@@ -180,13 +180,13 @@ def test_shift_choice_and_line_count_mismatch(
     assert captured.err.count("\n") == 1 and "fewer sentences" in captured.err
 
 
-def test_models_lists_presets_and_family_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+def test_models_lists_presets_and_families(capsys: pytest.CaptureFixture[str]) -> None:
     main(["models"])
     output = capsys.readouterr().out
     for name, preset in PRESETS.items():
         assert name in output
         assert preset.why.split()[0] in output
-    for model_type in FAMILY_DEFAULTS:
+    for model_type in FAMILY_NAMES:
         assert model_type in output
     assert "xalign sweep" in output
 
@@ -197,13 +197,10 @@ def test_models_lists_presets_and_family_defaults(capsys: pytest.CaptureFixture[
     # The default layer depends on the decoder's depth, so it is listed as "auto".
     assert settings.layers is None and default["layers"] == "auto"
     assert default["shift"] == ("yes" if settings.shift else "no")
-    assert {f["model_type"]: f["preset"] for f in report["families"]} == FAMILY_DEFAULTS
-    assert all(f["preset"] in PRESETS for f in report["families"])
+    assert report["default_preset"] == "default" in PRESETS
+    assert {f["model_type"] for f in report["families"]} == set(FAMILY_NAMES)
 
 
-def test_default_preset_for() -> None:
-    # Every family the family tests cover has an entry naming a real preset.
+def test_every_family_the_tests_cover_is_listed() -> None:
     for family in FAMILIES_BY_NAME.values():
-        assert family.model_type in FAMILY_DEFAULTS
-        assert default_preset_for(family.model_type) in PRESETS
-    assert default_preset_for("some-future-model") == "default"
+        assert family.model_type in FAMILY_NAMES

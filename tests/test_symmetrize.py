@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from align_cli.formats import read_alignments
-from align_cli.symmetrize import METHODS, flip, symmetrize, symmetrize_scores
+from align_cli.io.formats import read_alignments
+from align_cli.settings import SYMMETRIZATIONS
+from align_cli.stages.symmetrize import flip, symmetrize, symmetrize_scores
 
 # --------------------------------------------------------------------------- small cases
 
@@ -81,7 +82,7 @@ link_sets = st.sets(points, max_size=25)
 
 @given(forward=link_sets, reverse=link_sets)
 def test_the_methods_are_nested(forward, reverse):
-    result = {method: symmetrize(forward, reverse, method) for method in METHODS}
+    result = {method: symmetrize(forward, reverse, method) for method in SYMMETRIZATIONS}
     assert result["intersect"] == forward & reverse
     assert result["intersect"] <= result["grow-diag"]
     assert result["grow-diag"] <= result["grow-diag-final-and"] <= result["union"]
@@ -131,7 +132,7 @@ def test_grown_points_are_connected_to_the_intersection(forward, reverse):
     assert reached == grown
 
 
-@given(links=link_sets, method=st.sampled_from(METHODS))
+@given(links=link_sets, method=st.sampled_from(SYMMETRIZATIONS))
 def test_agreeing_directions_give_back_their_links(links, method):
     assert symmetrize(links, links, method) == links
 

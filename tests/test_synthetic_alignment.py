@@ -110,14 +110,15 @@ def test_two_models_intersected_beat_either_direction_alone(tmp_path):
 
 FUSED_VS_TORCH = r"""
 import json, sys
-from align_cli.corpus import read_joined
-from align_cli.model import load_model
-from align_cli.pipeline import Aligner, BatchingSettings
+from align_cli.io.corpus import read_joined
+from align_cli.model.loading import load_model
+from align_cli.aligners.attention import AttentionAligner
+from align_cli.settings import BatchingSettings
 model = load_model(sys.argv[1], device="cpu")
 pairs = list(read_joined(sys.argv[2]))[:40]
 links = {}
 for backend in ("torch", "triton"):
-    aligner = Aligner(model, None, BatchingSettings(batch_size=16),
+    aligner = AttentionAligner(model, None, BatchingSettings(batch_size=16),
                       backend=backend)
     links[backend] = [r.links for r in aligner.align_pairs(pairs)]
 print(json.dumps(links))

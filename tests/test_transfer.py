@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from align_cli.transfer import (
+from align_cli.tools.transfer import (
     MarkupError,
     insert_tags,
     is_tag,

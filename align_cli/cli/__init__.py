@@ -7,42 +7,45 @@ and are printed as one line on stderr with exit code 2, never as a traceback.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
-from align_cli import __version__
 from align_cli.errors import XalignError
+from align_cli.version import __version__
+
+# Command name -> "module:function" in this package. A command's module is imported only
+# when that command runs (or its help is shown), so `xalign eval` never pays for torch.
+COMMANDS = {
+    "extract": "extract_cmd:extract",
+    "eval": "eval_cmd:eval_command",
+    "symmetrize": "symmetrize_cmd:symmetrize_command",
+    "convert": "convert_cmd:convert",
+    "show": "show_cmd:show_command",
+    "sweep": "sweep_cmd:sweep_command",
+    "models": "models_cmd:models_command",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, attribute = COMMANDS[cmd_name].split(":")
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        return getattr(module, attribute)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="xalign")
 def cli() -> None:
     """Word alignments from translation models and multilingual encoders."""
-
-
-def _register_commands() -> None:
-    # Imported here so that each command module can import `cli` helpers without cycles.
-    from align_cli.cli import (
-        convert_cmd,
-        eval_cmd,
-        extract_cmd,
-        models_cmd,
-        show_cmd,
-        sweep_cmd,
-        symmetrize_cmd,
-    )
-
-    cli.add_command(extract_cmd.extract)
-    cli.add_command(eval_cmd.eval_command)
-    cli.add_command(symmetrize_cmd.symmetrize_command)
-    cli.add_command(convert_cmd.convert)
-    cli.add_command(show_cmd.show_command)
-    cli.add_command(sweep_cmd.sweep_command)
-    cli.add_command(models_cmd.models_command)
-
-
-_register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,79 +2,21 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable, Iterator
-from contextlib import ExitStack
-from typing import TextIO
+from collections.abc import Iterable
 
 import click
 
-from align_cli.corpus import read_corpus
 from align_cli.errors import CorpusError
-from align_cli.formats import (
+from align_cli.io.formats import (
     READ_FORMATS,
     WRITE_FORMATS,
     AlignedSentence,
-    Stream,
-    check_indices,
     detect_format,
     display_name,
-    format_sentence,
     read_alignments,
     read_pharaoh_with_probs,
-    with_words,
-    zip_streams,
 )
-
-
-def attach_corpus(
-    sentences: Iterable[AlignedSentence],
-    corpus: str | None,
-    *,
-    name: str,
-    implicit_tail: bool,
-    one_based: bool = False,
-) -> Iterator[AlignedSentence]:
-    """Give each sentence the corpus words, checking every index against them."""
-    if corpus is None:
-        yield from sentences
-        return
-    corpus_name = display_name(corpus)
-    pairs = Stream(corpus_name, read_corpus((corpus,)))
-    for sentence, pair in zip_streams(Stream(name, sentences, implicit_tail), pairs):
-        check_indices(
-            sentence,
-            len(pair.src_words),
-            len(pair.tgt_words),
-            path=name,
-            one_based=one_based,
-            lengths_from=f"{corpus_name} line {pair.line_no}",
-        )
-        yield with_words(sentence, pair)
-
-
-def write_sentences(
-    sentences: Iterable[AlignedSentence], fmt: str, output: str, *, one_based: bool = False
-) -> None:
-    """Write ``sentences`` to ``output`` (``-`` is stdout), one record per sentence."""
-    with ExitStack() as stack:
-        if output == "-":
-            out: TextIO = sys.stdout
-        else:
-            try:
-                out = stack.enter_context(open(output, "w", encoding="utf-8", newline="\n"))
-            except OSError as error:
-                raise CorpusError(f"cannot write: {error.strerror}", path=output) from None
-        for sentence in sentences:
-            if fmt == "giza" and (sentence.src_words is None or sentence.tgt_words is None):
-                raise CorpusError(
-                    "GIZA A3 output needs the words of each sentence; give the corpus with "
-                    "--corpus (or read a GIZA or JSONL file that carries them)"
-                )
-            text = format_sentence(sentence, fmt, one_based=one_based)
-            if text is not None:
-                out.write(text + "\n")
-        out.flush()
+from align_cli.tools.convert import attach_corpus, write_sentences
 
 
 @click.command("convert")

@@ -10,8 +10,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from align_cli.evaluate import EvaluationResult, SentenceScore, evaluate_files
-from align_cli.formats import READ_FORMATS
+from align_cli.io.formats import READ_FORMATS
+from align_cli.signature import evaluation_signature
+from align_cli.tools.evaluate import EvaluationResult, SentenceScore, evaluate_files
 from align_cli.types import Link
 
 FORMAT_CHOICE = click.Choice(("auto", *READ_FORMATS))
@@ -82,10 +83,19 @@ def eval_command(
         corpus_path=corpus,
         worst=worst,
     )
+    signature = evaluation_signature(
+        gold_one_based=gold_one_based,
+        pred_one_based=pred_one_based,
+        reverse_gold=reverse_gold,
+        reverse_pred=reverse_pred,
+        all_sure=all_sure,
+        ignore_possible=ignore_possible,
+    )
     for warning in result.warnings:
         click.echo(f"xalign: warning: {warning}", err=True)
+    click.echo(f"xalign: signature {signature}", err=True)
     if as_json:
-        click.echo(json.dumps(result.to_dict()))
+        click.echo(json.dumps({**result.to_dict(), "signature": str(signature)}))
         return
     console = Console(file=sys.stdout, highlight=False)
     conventions = (

@@ -12,35 +12,19 @@ import click
 
 from align_cli.cli.options import (
     aggregation_options,
+    aligner_spec,
     device_options,
     language_options,
-    settings_from_options,
+    model_path_options,
+    preset_option,
 )
-from align_cli.corpus import count_pairs, read_corpus
-from align_cli.embedding import GRANULARITIES
 from align_cli.errors import XalignError
-from align_cli.output import RECORD_LINES, AlignmentWriter, Shard
-from align_cli.pipeline import BatchingSettings
-from align_cli.presets import PRESETS
-from align_cli.runner import (
-    AlignerSpec,
-    LocalBackend,
-    RunInterrupted,
-    WindowBackend,
-    build_aligner,
-    run_alignment,
-    stderr_announcer,
-)
-from align_cli.symmetrize import METHODS as SYMMETRIZATIONS
+from align_cli.io.corpus import count_pairs, read_corpus
+from align_cli.io.writer import RECORD_LINES, AlignmentWriter, Shard
+from align_cli.settings import BatchingSettings
 from align_cli.types import SentencePair
 
 OUTPUT_FORMATS = tuple(RECORD_LINES)
-
-# Options that may differ between an interrupted run and its --resume: they change how
-# or where the work runs, never the bytes of the output.
-RESUME_IGNORES = frozenset(
-    {"force", "resume", "quiet", "ray_address", "ray_actors", "device", "threads"}
-)
 
 
 @contextmanager
@@ -62,20 +46,6 @@ def _resume_command(args: list[str]) -> str:
     """The command line that continues this run: the same one, with --resume."""
     kept = [arg for arg in args if arg not in ("--force", "--resume")]
     return shlex.join(["xalign", *kept, "--resume"])
-
-
-def _run_description(params: dict, inputs: tuple[str, ...], shard: Shard | None) -> dict:
-    """What a --resume must match: every option that changes the output, and the inputs."""
-    description = {
-        key: value
-        for key, value in params.items()
-        if key not in RESUME_IGNORES
-        # Compared in their normalised forms: absolute paths, the parsed shard.
-        and key not in ("inputs", "joined", "output", "scores_path", "shard_text")
-    }
-    description["inputs"] = [arg if arg == "-" else str(Path(arg).absolute()) for arg in inputs]
-    description["shard"] = None if shard is None else f"{shard.index}/{shard.count}"
-    return description
 
 
 @click.command()
@@ -115,37 +85,9 @@ def _run_description(params: dict, inputs: tuple[str, ...], shard: Shard | None)
     default=False,
     help="Put the word-level attention matrix into JSONL output.",
 )
-@click.option(
-    "--preset",
-    type=click.Choice(sorted(PRESETS)),
-    default="default",
-    show_default=True,
-    help="Named settings; the options below override single fields.",
-)
+@preset_option("default")
 @aggregation_options
-@click.option(
-    "--embedding-layer",
-    type=int,
-    help="Encoder-only models (mBERT, XLM-R, LaBSE): hidden layer whose states are compared "
-    "(default 8, as SimAlign; 0 = embeddings, -1 = last).",
-)
-@click.option(
-    "--granularity",
-    type=click.Choice(GRANULARITIES),
-    help="Encoder-only models: compare subword pieces and link words whose pieces link "
-    "(default; SimAlign's 'bpe'), or compare mean-pooled words (SimAlign's 'word').",
-)
-@click.option(
-    "--reverse-model",
-    help="A target-to-source model (e.g. opus-mt-fr-en) whose alignments are symmetrised "
-    "with the forward model's (needs --symmetrize).",
-)
-@click.option(
-    "--symmetrize",
-    type=click.Choice(SYMMETRIZATIONS),
-    help="Combine two directions: the reverse model's, or else the two directions of the "
-    "forward model's own matrix.",
-)
+@model_path_options
 @language_options
 @click.option(
     "--batch-size",
@@ -285,6 +227,15 @@ def extract(
 
     Writes one line per input pair (Pharaoh 'i-j', 0-based, source first), in input order.
     """
+    from align_cli.jobs.local import (
+        LocalBackend,
+        RunInterrupted,
+        WindowBackend,
+        describe_run,
+        run_alignment,
+        stderr_announcer,
+    )
+
     if ray_address is not None and Path(ray_address).is_file():
         # `--ray FILE ...`: click gives --ray's optional value the next argument.
         raise XalignError(
@@ -295,16 +246,6 @@ def extract(
         inputs = (joined, *inputs)
     if len(inputs) not in (1, 2):
         raise XalignError("give SRC TGT files, or -i FILE with 'source ||| target' lines")
-    settings = settings_from_options(
-        preset,
-        layers=layers,
-        heads=heads,
-        shift=shift,
-        pooling=pooling,
-        method=method,
-        threshold=threshold,
-        symmetrize=symmetrize,
-    )
     shard = Shard.parse(shard_text) if shard_text is not None else None
     ctx = click.get_current_context()
     args: list[str] = (ctx.obj or {}).get("args", sys.argv[1:])
@@ -312,72 +253,68 @@ def extract(
         import torch
 
         torch.set_num_threads(threads)
-    include_matrix = matrix and output_format == "jsonl"
-    spec = AlignerSpec(
-        model=model,
-        settings=settings,
-        batching=BatchingSettings(
-            batch_size=batch_size, max_tokens=max_tokens, window=window, max_length=max_length
-        ),
+    spec = aligner_spec(
+        model,
+        preset=preset,
+        layers=layers,
+        heads=heads,
+        shift=shift,
+        pooling=pooling,
+        method=method,
+        threshold=threshold,
+        symmetrize=symmetrize,
+        embedding_layer=embedding_layer,
+        granularity=granularity,
         reverse_model=reverse_model,
+        src_lang=src_lang,
+        tgt_lang=tgt_lang,
+        target_token=target_token,
+        source_prefix=source_prefix,
         device=device,
         dtype=dtype,
         revision=revision,
         trust_remote_code=trust_remote_code,
-        src_lang=src_lang,
-        tgt_lang=tgt_lang,
-        source_prefix=source_prefix,
-        target_token=target_token,
-        include_matrix=include_matrix,
-        # An encoder-only model reads these instead of `settings`; options of the attention
-        # path are passed as given (None = not given) so they can be refused by name.
-        embedding_options=(
-            ("embedding_layer", embedding_layer),
-            ("granularity", granularity),
-            ("method", method),
-            ("threshold", threshold),
-            ("preset", None if preset == "default" else preset),
-            ("layers", layers),
-            ("heads", heads),
-            ("shift", shift),
-            ("pooling", pooling),
-            ("symmetrize", symmetrize),
-            ("reverse_model", reverse_model),
-            ("src_lang", src_lang),
-            ("tgt_lang", tgt_lang),
-            ("target_token", target_token),
-            ("source_prefix", source_prefix),
+        batching=BatchingSettings(
+            batch_size=batch_size, max_tokens=max_tokens, window=window, max_length=max_length
         ),
+        include_matrix=matrix and output_format == "jsonl",
     )
 
     # Everything that can be refused is refused before a model is loaded.
     pair_range = (0, None) if shard is None else shard.pair_range(count_pairs(inputs), window)
 
-    def make_writer(signature: str) -> AlignmentWriter:
-        return AlignmentWriter(
-            output,
-            scores_path,
+    writer = AlignmentWriter(
+        output,
+        scores_path,
+        output_format=output_format,
+        include_matrix=matrix,
+        description=describe_run(
+            spec,
+            inputs=inputs,
+            shard=shard,
             output_format=output_format,
             include_matrix=matrix,
-            signature=signature,
-            description=_run_description(ctx.params, inputs, shard),
-            window=window,
-            force=force,
-            resume=resume,
-        )
-
-    if not make_writer("").check():
+            encoding_errors=encoding_errors,
+            on_bad_line=on_bad_line,
+        ),
+        window=window,
+        force=force,
+        resume=resume,
+    )
+    if not writer.check():
         if not quiet:
             click.echo(f"xalign: {output} is already complete; nothing to resume", err=True)
         return
 
     backend: WindowBackend
     if ray_address is not None:
-        from align_cli.distributed import RayBackend, connect
+        from align_cli.jobs.ray import RayBackend, connect
 
         connect(ray_address)
         backend = RayBackend(spec, actors=ray_actors)
     else:
+        from align_cli.aligners.factory import build_aligner
+
         backend = LocalBackend(build_aligner(spec))
     if not quiet:
         click.echo(f"xalign: signature {backend.signature}", err=True)
@@ -396,7 +333,7 @@ def extract(
             else None,
         )
 
-    writer = make_writer(backend.signature)
+    writer.sign(backend.signature)
     try:
         with _progress() as on_window:
             summary = run_alignment(

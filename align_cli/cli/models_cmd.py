@@ -1,4 +1,4 @@
-"""``xalign models``: the presets, and which one each model family gets by default."""
+"""``xalign models``: the presets, and the model families xalign reads."""
 
 from __future__ import annotations
 
@@ -10,14 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from align_cli.pipeline import AlignmentSettings
-from align_cli.presets import (
-    FAMILY_DEFAULTS,
-    FAMILY_NAMES,
-    MODEL_DEFAULTS,
-    PRESETS,
-    Preset,
-)
+from align_cli.settings import FAMILY_NAMES, PRESETS, AlignmentSettings, Preset
 
 
 def settings_fields(settings: AlignmentSettings) -> dict[str, str]:
@@ -44,25 +37,22 @@ def _preset_dict(preset: Preset) -> dict[str, str]:
 @click.command("models")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 def models_command(as_json: bool) -> None:
-    """List the presets (layer, heads, shift, pooling, extraction, and why) and the preset
-    each model family uses by default.
+    """List the presets (layer, heads, shift, pooling, extraction, and why) and the model
+    families xalign reads.
 
-    Layers count from 0 at the decoder's first layer, or from the end when negative (-1 is
-    the last). `xalign sweep CORPUS GOLD --model M` measures every layer and head of your
-    own model against a gold file.
+    Every model starts from the 'default' preset unless --preset says otherwise; its layer
+    follows the decoder's depth. Layers count from 0 at the decoder's first layer, or from
+    the end when negative (-1 is the last). `xalign sweep CORPUS GOLD --model M` measures
+    every layer and head of your own model against a gold file.
     """
     families = [
-        {"model_type": model_type, "family": FAMILY_NAMES.get(model_type, model_type),
-         "preset": preset}
-        for model_type, preset in FAMILY_DEFAULTS.items()
-    ]  # fmt: skip
-    models = [{"model": name, "preset": preset} for name, preset in MODEL_DEFAULTS.items()]
+        {"model_type": model_type, "family": name} for model_type, name in FAMILY_NAMES.items()
+    ]
     if as_json:
         payload = {
             "presets": [_preset_dict(preset) for preset in PRESETS.values()],
+            "default_preset": "default",
             "families": families,
-            "models": models,
-            "other_model_types": "default",
         }
         click.echo(json.dumps(payload))
         return
@@ -85,30 +75,16 @@ def models_command(as_json: bool) -> None:
         # Text, not str: the reasons may contain "[", which rich reads as markup.
         console.print(Text(f"{preset.name}: {preset.why}"))
     console.print()
-    by_family = Table(title="default preset per model family (config.json model_type)")
-    for name in ("model_type", "family", "default preset", "layers", "heads", "shift"):
-        by_family.add_column(name)
+    by_family = Table(title="model families read through cross-attention (config.json model_type)")
+    by_family.add_column("model_type")
+    by_family.add_column("family")
     for family in families:
-        fields = settings_fields(PRESETS[family["preset"]].settings)
-        by_family.add_row(
-            family["model_type"],
-            Text(family["family"]),
-            family["preset"],
-            fields["layers"],
-            fields["heads"],
-            fields["shift"],
-        )
+        by_family.add_row(family["model_type"], Text(family["family"]))
     console.print(by_family)
-    if models:
-        by_model = Table(title="models with their own default")
-        by_model.add_column("model")
-        by_model.add_column("default preset")
-        for entry in models:
-            by_model.add_row(Text(entry["model"]), entry["preset"])
-        console.print(by_model)
     console.print(
         Text(
-            "Other model types use the 'default' preset. To find the best layer and heads "
-            "for your own model: xalign sweep CORPUS GOLD --model M"
+            "Every model uses the 'default' preset unless --preset is given; encoder-only "
+            "models (mBERT, XLM-R, LaBSE) are read through their hidden states. To find the "
+            "best layer and heads for your own model: xalign sweep CORPUS GOLD --model M"
         )
     )

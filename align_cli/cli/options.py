@@ -1,6 +1,8 @@
-"""Click options shared by the commands that run a model (extract, show, sweep).
+"""Click options shared by the commands that run a model (extract, show, sweep), and the
+one translation of their values into an :class:`~align_cli.settings.AlignerSpec`.
 
-Declared once so that the same option has the same name, type and help everywhere.
+Declared once so that the same option has the same name, type and help everywhere. Only
+torch-free modules are imported here, so that every command's ``--help`` is instant.
 """
 
 from __future__ import annotations
@@ -10,9 +12,20 @@ from typing import TypeVar
 
 import click
 
-from align_cli.extraction import METHODS
-from align_cli.pipeline import AlignmentSettings
-from align_cli.presets import parse_heads, parse_layers, resolve_settings
+from align_cli.settings import (
+    EXTRACTION_METHODS,
+    GRANULARITIES,
+    POOLINGS,
+    PRESETS,
+    SYMMETRIZATIONS,
+    AlignerSpec,
+    AlignmentSettings,
+    BatchingSettings,
+    EmbeddingOptions,
+    parse_heads,
+    parse_layers,
+    resolve_settings,
+)
 
 Command = TypeVar("Command", bound=Callable[..., object])
 
@@ -73,14 +86,14 @@ def aggregation_options(command: Command) -> Command:
             click.option("--shift/--no-shift", default=None, help="Shift-Att (Chen et al. 2020)."),
             click.option(
                 "--pooling",
-                type=click.Choice(["mean", "max", "sum"]),
+                type=click.Choice(POOLINGS),
                 help="How subword pieces are pooled into words.",
             ),
             click.option(
                 "--method",
                 "--extraction",
                 "method",
-                type=click.Choice(sorted(METHODS)),
+                type=click.Choice(sorted(EXTRACTION_METHODS)),
                 help="How links are read off the word matrix.",
             ),
             click.option(
@@ -108,3 +121,113 @@ def settings_from_options(
     if heads is not None:
         overrides["heads"] = parse_heads(heads)
     return resolve_settings(preset, **overrides)
+
+
+def model_path_options(command: Command) -> Command:
+    """--embedding-layer, --granularity, --reverse-model, --symmetrize: which path reads
+    the model and how the two directions combine."""
+    return _apply(
+        [
+            click.option(
+                "--embedding-layer",
+                type=int,
+                help="Encoder-only models (mBERT, XLM-R, LaBSE): hidden layer whose states are "
+                "compared (default 8, as SimAlign; 0 = embeddings, -1 = last).",
+            ),
+            click.option(
+                "--granularity",
+                type=click.Choice(GRANULARITIES),
+                help="Encoder-only models: compare subword pieces and link words whose pieces "
+                "link (default; SimAlign's 'bpe'), or compare mean-pooled words (SimAlign's "
+                "'word').",
+            ),
+            click.option(
+                "--reverse-model",
+                help="A target-to-source model (e.g. opus-mt-fr-en) whose alignments are "
+                "symmetrised with the forward model's (needs --symmetrize).",
+            ),
+            click.option(
+                "--symmetrize",
+                type=click.Choice(SYMMETRIZATIONS),
+                help="Combine two directions: the reverse model's, or else the two directions "
+                "of the forward model's own matrix.",
+            ),
+        ],
+        command,
+    )
+
+
+def preset_option(default: str | None) -> Callable[[Command], Command]:
+    return click.option(
+        "--preset",
+        type=click.Choice(sorted(PRESETS)),
+        default=default,
+        show_default=default is not None,
+        help="Named settings; the options below override single fields.",
+    )
+
+
+def aligner_spec(
+    model: str,
+    *,
+    preset: str | None,
+    layers: str | None,
+    heads: str | None,
+    shift: bool | None,
+    pooling: str | None,
+    method: str | None,
+    threshold: float | None,
+    symmetrize: str | None,
+    embedding_layer: int | None,
+    granularity: str | None,
+    reverse_model: str | None,
+    src_lang: str | None,
+    tgt_lang: str | None,
+    target_token: str | None,
+    source_prefix: str | None,
+    device: str,
+    dtype: str,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+    batching: BatchingSettings | None = None,
+    include_matrix: bool = False,
+) -> AlignerSpec:
+    """The aligner the options describe (options not given are ``None``)."""
+    given = {
+        "preset": None if preset in (None, "default") else preset,
+        "layers": layers,
+        "heads": heads,
+        "shift": shift,
+        "pooling": pooling,
+        "symmetrize": symmetrize,
+    }
+    return AlignerSpec(
+        model=model,
+        settings=settings_from_options(
+            preset or "default",
+            layers=layers,
+            heads=heads,
+            shift=shift,
+            pooling=pooling,
+            method=method,
+            threshold=threshold,
+            symmetrize=symmetrize,
+        ),
+        batching=batching or BatchingSettings(),
+        reverse_model=reverse_model,
+        device=device,
+        dtype=dtype,
+        revision=revision,
+        trust_remote_code=trust_remote_code,
+        src_lang=src_lang,
+        tgt_lang=tgt_lang,
+        source_prefix=source_prefix,
+        target_token=target_token,
+        include_matrix=include_matrix,
+        # An encoder-only model reads these instead of the settings; the attention-only
+        # options given are named so that such a model can refuse them.
+        embedding=EmbeddingOptions(
+            layer=embedding_layer, granularity=granularity, method=method, threshold=threshold
+        ),
+        attention_options_given=tuple(name for name, value in given.items() if value is not None),
+    )

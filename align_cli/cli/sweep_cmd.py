@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -12,13 +13,12 @@ from rich.table import Table
 from rich.text import Text
 
 from align_cli.cli.options import device_options, language_options
-from align_cli.corpus import read_corpus
 from align_cli.errors import XalignError
-from align_cli.extraction import METHODS
-from align_cli.formats import READ_FORMATS, read_alignments
-from align_cli.model import load_model
-from align_cli.pipeline import BatchingSettings
-from align_cli.sweep import SweepResult, SweepRow, sweep
+from align_cli.io.formats import READ_FORMATS
+from align_cli.settings import EXTRACTION_METHODS, POOLINGS, BatchingSettings
+
+if TYPE_CHECKING:
+    from align_cli.tools.sweep import SweepResult, SweepRow
 
 SHIFT_CHOICES = {"both": (False, True), "no": (False,), "yes": (True,)}
 
@@ -52,14 +52,14 @@ SHIFT_CHOICES = {"both": (False, True), "no": (False,), "yes": (True,)}
 )
 @click.option(
     "--pooling",
-    type=click.Choice(["mean", "max", "sum"]),
+    type=click.Choice(POOLINGS),
     default="mean",
     show_default=True,
     help="How subword pieces are pooled into words.",
 )
 @click.option(
     "--method",
-    type=click.Choice(sorted(METHODS)),
+    type=click.Choice(sorted(EXTRACTION_METHODS)),
     default="argmax",
     show_default=True,
     help="The extraction every setting is scored with.",
@@ -120,6 +120,11 @@ def sweep_command(
     """
     if batch_size < 1 or max_tokens < 1:
         raise XalignError("--batch-size and --max-tokens must be positive")
+    from align_cli.io.corpus import read_corpus
+    from align_cli.io.formats import read_alignments
+    from align_cli.model.loading import load_model
+    from align_cli.tools.sweep import sweep
+
     loaded = load_model(
         model, device=device, dtype=dtype, revision=revision, trust_remote_code=trust_remote_code
     )

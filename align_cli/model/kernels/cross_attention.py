@@ -194,7 +194,7 @@ def cross_attention_probs_triton(
             "TRITON_INTERPRET=1 to run it on the CPU interpreter, or use backend='torch'"
         )
     # Imported here so that the package never imports triton unless this path is used.
-    from align_cli.kernels._cross_attention_triton import launch_cross_attention_probs
+    from align_cli.model.kernels._cross_attention_triton import launch_cross_attention_probs
 
     return launch_cross_attention_probs(
         q[:, :, row_offset:],

@@ -17,8 +17,10 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from align_cli.aligners.factory import build_aligner
 from align_cli.errors import XalignError
-from align_cli.runner import AlignerSpec, build_aligner
+from align_cli.settings import AlignerSpec
+from align_cli.signature import Signature
 from align_cli.types import AlignmentResult, SentencePair
 
 LOCAL = "local"  # --ray with no address: start a Ray instance on this machine
@@ -59,7 +61,7 @@ class _AlignActor:
     def __init__(self, spec: AlignerSpec):
         self.aligner = build_aligner(spec)
 
-    def signature(self) -> str:
+    def signature(self) -> Signature:
         return self.aligner.signature
 
     def align(self, window: list[SentencePair]) -> list[AlignmentResult]:
@@ -97,7 +99,7 @@ class RayBackend:
         self.actors = [remote_class.remote(spec) for _ in range(actors)]
         self.in_flight_limit = max(1, in_flight) * actors
         try:
-            self.signature: str = ray.get(self.actors[0].signature.remote())
+            self.signature: Signature = ray.get(self.actors[0].signature.remote())
             # Wait for every replica, so a model that fails to load fails here, at once.
             ray.get([actor.signature.remote() for actor in self.actors[1:]])
         except ray.exceptions.RayError as error:

@@ -19,15 +19,14 @@ predicted     ``●``     a predicted link when no gold is given                
 Filled marks are predictions, hollow ones are gold links the prediction lacks; red marks
 are the errors AER counts. matplotlib is optional (``pip install 'xalign[plot]'``) and is
 imported only when a figure is drawn. Everything here is a pure function of
-:class:`PairView`; :mod:`align_cli.cli.show_cmd` reads files or runs a model to make them.
+:class:`~align_cli.tools.views.PairView`; :mod:`align_cli.tools.views` reads files or runs a
+model to make them.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from enum import Enum
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,27 +34,14 @@ import numpy as np
 from rich.columns import Columns
 from rich.text import Text
 
-from align_cli.errors import CorpusError, XalignError
-from align_cli.evaluate import LinkCounts, count_links
-from align_cli.formats import AlignedSentence, display_name
-from align_cli.types import AlignmentResult, Link
+from align_cli.errors import XalignError
+from align_cli.tools.views import Mark, PairView
 
 if TYPE_CHECKING:  # matplotlib is optional and imported lazily
     from matplotlib.figure import Figure
 
 FIGURE_FORMATS = ("png", "svg", "pdf")
 MATPLOTLIB_MISSING = "drawing a figure needs matplotlib: pip install 'xalign[plot]'"
-
-
-class Mark(Enum):
-    """What a cell of the grid shows (see the module docstring)."""
-
-    CORRECT = "correct"
-    CORRECT_POSSIBLE = "possible"
-    SPURIOUS = "spurious"
-    MISSED = "missed"
-    UNPREDICTED_POSSIBLE = "unpredicted"
-    PREDICTED = "predicted"
 
 
 @dataclass(frozen=True)
@@ -80,144 +66,6 @@ MARK_STYLES: dict[Mark, MarkStyle] = {
     ),
     Mark.PREDICTED: MarkStyle("●", "bold", "predicted link", "o", "#202020", "white"),
 }
-
-
-def classify_links(
-    predicted: frozenset[Link] | set[Link],
-    sure: frozenset[Link] | set[Link] | None,
-    possible: frozenset[Link] | set[Link] = frozenset(),
-) -> dict[Link, Mark]:
-    """The mark of every cell that has one.
-
-    ``sure`` is ``None`` when there is no gold: every prediction is then just
-    :attr:`Mark.PREDICTED`. ``possible`` may or may not repeat the sure links (as in
-    :func:`align_cli.evaluate.count_links`); a link both sure and possible is sure.
-    """
-    if sure is None:
-        return {link: Mark.PREDICTED for link in predicted}
-    sure_set = set(sure)
-    possible_only = set(possible) - sure_set
-    marks: dict[Link, Mark] = {}
-    for link in possible_only:
-        marks[link] = Mark.CORRECT_POSSIBLE if link in predicted else Mark.UNPREDICTED_POSSIBLE
-    for link in sure_set:
-        marks[link] = Mark.CORRECT if link in predicted else Mark.MISSED
-    for link in predicted:
-        marks.setdefault(link, Mark.SPURIOUS)
-    return marks
-
-
-@dataclass(frozen=True)
-class PairView:
-    """One sentence pair as the pictures draw it.
-
-    ``matrix`` is the ``[n_src, n_tgt]`` score matrix, or ``None`` when only links are
-    known (the cells are then not shaded). ``sure``/``possible`` are the gold links
-    (``None`` without gold; ``possible`` holds the possible-only links). ``index`` is the
-    0-based sentence index; pictures call it "line index + 1", as ``xalign eval
-    --per-sentence`` numbers its sentences.
-    """
-
-    index: int
-    src_words: tuple[str, ...]
-    tgt_words: tuple[str, ...]
-    predicted: frozenset[Link]
-    matrix: np.ndarray | None = None
-    sure: frozenset[Link] | None = None
-    possible: frozenset[Link] = field(default_factory=frozenset)
-    value_name: str = "attention"
-
-    def __post_init__(self) -> None:
-        n_src, n_tgt = len(self.src_words), len(self.tgt_words)
-        where = f"line {self.index + 1}"
-        if self.matrix is not None and self.matrix.shape != (n_src, n_tgt):
-            raise CorpusError(
-                f"{where}: the score matrix is {self.matrix.shape[0]}x{self.matrix.shape[1]} "
-                f"but the pair has {n_src} source and {n_tgt} target words"
-            )
-        for name, links in (
-            ("predicted", self.predicted),
-            ("gold", (self.sure or frozenset()) | self.possible),
-        ):
-            for i, j in sorted(links):
-                if i >= n_src or j >= n_tgt:
-                    raise CorpusError(
-                        f"{where}: {name} link {i}-{j} (0-based) is outside the pair of "
-                        f"{n_src} source and {n_tgt} target words; is a file 1-based?"
-                    )
-
-    @property
-    def has_gold(self) -> bool:
-        return self.sure is not None
-
-    def marks(self) -> dict[Link, Mark]:
-        return classify_links(self.predicted, self.sure, self.possible)
-
-    def counts(self) -> LinkCounts | None:
-        """AER counts of this pair against its gold (``None`` without gold)."""
-        if self.sure is None:
-            return None
-        return count_links(self.sure, self.possible, self.predicted)
-
-    def summary(self) -> str:
-        """One line: the line number and, with gold, AER, precision, recall and errors."""
-        head = f"line {self.index + 1}"
-        counts = self.counts()
-        if counts is None:
-            count = len(self.predicted)
-            return f"{head} · {count} link{'' if count == 1 else 's'}"
-        marks = list(self.marks().values())
-        return (
-            f"{head} · AER {100 * counts.aer:.1f}% · P {100 * counts.precision:.1f}% · "
-            f"R {100 * counts.recall:.1f}% · {marks.count(Mark.MISSED)} missed · "
-            f"{marks.count(Mark.SPURIOUS)} spurious"
-        )
-
-
-def view_from_result(
-    result: AlignmentResult, gold: AlignedSentence | None = None, *, value_name: str = "attention"
-) -> PairView:
-    """A :class:`PairView` of an aligner's result (with its matrix, if it has one)."""
-    return PairView(
-        index=result.pair.index,
-        src_words=result.pair.src_words,
-        tgt_words=result.pair.tgt_words,
-        predicted=frozenset(result.links),
-        matrix=result.matrix,
-        sure=None if gold is None else gold.sure,
-        possible=frozenset() if gold is None else gold.possible,
-        value_name=value_name,
-    )
-
-
-def read_jsonl_matrices(path: str) -> Iterator[np.ndarray | None]:
-    """The ``matrix`` of each line of an xalign JSONL file (``None`` where absent).
-
-    :func:`align_cli.formats.read_jsonl` reads the links and words; this reads the matrices
-    it leaves out, line by line in the same order.
-    """
-    from align_cli.corpus import read_lines
-
-    name = display_name(path)
-    for line_no, text in read_lines(path):
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise CorpusError(f"invalid JSON: {error.msg}", path=name, line=line_no) from None
-        matrix = record.get("matrix") if isinstance(record, dict) else None
-        if matrix is None:
-            yield None
-            continue
-        try:
-            values = np.asarray(matrix, dtype=float)
-        except (TypeError, ValueError):  # ragged rows, or not numbers
-            values = None
-        if values is not None and values.size == 0 and values.ndim <= 2:
-            yield None  # an empty pair has nothing to shade
-            continue
-        if values is None or values.ndim != 2:
-            raise CorpusError("'matrix' must be a list of rows of numbers", path=name, line=line_no)
-        yield values
 
 
 # --------------------------------------------------------------------------- shading
@@ -551,12 +399,9 @@ __all__ = [
     "MARK_STYLES",
     "Mark",
     "PairView",
-    "classify_links",
-    "read_jsonl_matrices",
     "render_figure",
     "legend_entries",
     "render_legend",
     "render_terminal",
     "save_figure",
-    "view_from_result",
 ]

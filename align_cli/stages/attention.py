@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from align_cli.errors import ModelError
-from align_cli.kernels import cross_attention_probs
+from align_cli.model.kernels import cross_attention_probs
 
 SUPPORTED_FAMILIES = "Marian, M2M100, NLLB, mBART, T5/mT5, BART or FSMT"
 # Names the cross-attention block has in the transformers architectures we know.

@@ -8,9 +8,10 @@ reads the cross-attention of **all** decoder layers, per head; every candidate s
 * without and with Shift-Att,
 
 is turned into word matrices by the same pooling and extraction code ``xalign extract``
-uses (:func:`align_cli.aggregation.word_scores`, :func:`align_cli.pipeline.make_result`),
-and scored with AER (:mod:`align_cli.evaluate`). The best setting's options therefore
-reproduce its score with ``xalign extract`` + ``xalign eval``.
+uses (:func:`align_cli.stages.aggregation.word_scores`,
+:func:`align_cli.aligners.attention.make_result`), and scored with AER
+(:mod:`align_cli.tools.evaluate`). The best setting's options therefore reproduce its
+score with ``xalign extract`` + ``xalign eval``.
 
 The per-head reader below is separate from :class:`~align_cli.attention.CrossAttentionReader`
 on purpose: alignment needs one head-averaged ``[B, T, S]`` tensor from one layer and stops
@@ -22,28 +23,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-import numpy as np
 import torch
 from torch import nn
 
-from align_cli.aggregation import WordMaps, sentence_matrix, word_scores
-from align_cli.attention import (
+from align_cli.aligners.attention import make_result
+from align_cli.errors import ModelError, XalignError
+from align_cli.io.formats import AlignedSentence
+from align_cli.model.loading import LoadedModel
+from align_cli.settings import AlignmentSettings, BatchingSettings
+from align_cli.stages.aggregation import WordMaps, sentence_matrix, word_scores
+from align_cli.stages.attention import (
     CrossAttentionSite,
     find_cross_attention_sites,
     read_cross_attention,
 )
-from align_cli.errors import ModelError, XalignError
-from align_cli.evaluate import LinkCounts, count_links
-from align_cli.formats import AlignedSentence
-from align_cli.model import LoadedModel
-from align_cli.pipeline import (
-    Aligner,
-    AlignmentSettings,
-    BatchingSettings,
-    make_result,
-    padded_batches,
-)
-from align_cli.subwords import EncodedSide
+from align_cli.stages.batching import EncodedPair, padded_batches, teacher_forced_batch
+from align_cli.stages.subwords import PairEncoder
+from align_cli.tools.evaluate import LinkCounts, count_links
 from align_cli.types import SentencePair
 
 
@@ -168,31 +164,14 @@ class SweepResult:
         }
 
 
-@dataclass
-class _Pair:
-    pair: SentencePair
-    gold: AlignedSentence
-    src: EncodedSide
-    tgt: EncodedSide
-
-    @property
-    def cost(self) -> int:
-        return len(self.src.ids) + len(self.tgt.ids) + 1
+Scored = tuple[EncodedPair, AlignedSentence]  # a pair to run, and its gold
 
 
-def _pad(rows: Sequence[np.ndarray], value: int) -> torch.Tensor:
-    width = max(len(row) for row in rows)
-    out = np.full((len(rows), width), value, dtype=np.int64)
-    for index, row in enumerate(rows):
-        out[index, : len(row)] = row
-    return torch.from_numpy(out)
-
-
-def _batches(items: list[_Pair], batching: BatchingSettings) -> Iterator[list[_Pair]]:
+def _batches(items: list[Scored], batching: BatchingSettings) -> Iterator[list[Scored]]:
     """Length-sorted batches under the pair and padded-token budgets."""
-    ordered = sorted(items, key=lambda entry: entry.cost)
+    ordered = sorted(items, key=lambda item: item[0].cost)
     return padded_batches(
-        ordered, lambda entry: entry.cost, batching.batch_size, batching.max_tokens
+        ordered, lambda item: item[0].cost, batching.batch_size, batching.max_tokens
     )
 
 
@@ -213,17 +192,18 @@ def sweep(
     """Score every (layer, head or head mean, shift) setting with ``method`` extraction."""
     batching = batching or BatchingSettings(batch_size=16, max_tokens=4000)
     base = AlignmentSettings(pooling=pooling, method=method)
-    # The Aligner encodes words exactly as `xalign extract` does and knows the model's
-    # decoder start token, padding id and length limit.
-    aligner = Aligner(
-        loaded,
-        base,
-        batching,
+    # Words are encoded, padded and limited exactly as `xalign extract` does it.
+    encoder = PairEncoder(
+        loaded.tokenizer,
         src_lang=src_lang,
         tgt_lang=tgt_lang,
         source_prefix=source_prefix,
         target_language_token=target_language_token,
     )
+    length_limit = batching.max_length or loaded.length_limit
+    start_id = loaded.decoder_start_id
+    pad = loaded.tokenizer.pad_token_id
+    pad_id = int(pad if pad is not None else start_id)
     reader = PerHeadAttentionReader(loaded.model)
     candidates = [
         SweepSetting(layer, head, shift)
@@ -233,7 +213,7 @@ def sweep(
     ]
     totals = {candidate: LinkCounts() for candidate in candidates}
 
-    items: list[_Pair] = []
+    items: list[Scored] = []
     skipped: list[int] = []
     sentences = 0
     pairs_iter, gold_iter = iter(pairs), iter(gold)
@@ -248,13 +228,13 @@ def sweep(
         if not pair.src_words or not pair.tgt_words:
             _count_empty(totals, reference)
             continue
-        src = aligner.encoder.source.encode(pair.src_words)
-        tgt = aligner.encoder.target.encode(pair.tgt_words)
-        if max(len(src.ids), len(tgt.ids) + 1) > aligner.length_limit:
+        src = encoder.source.encode(pair.src_words)
+        tgt = encoder.target.encode(pair.tgt_words)
+        if max(len(src.ids), len(tgt.ids) + 1) > length_limit:
             skipped.append(pair.line_no)
             _count_empty(totals, reference)
             continue
-        items.append(_Pair(pair, reference, src, tgt))
+        items.append((EncodedPair(pair, src, tgt), reference))
     if next(gold_iter, None) is not None:
         raise XalignError(
             f"the gold file has more sentences than the corpus ({sentences}); "
@@ -263,28 +243,23 @@ def sweep(
     if sentences == 0:
         raise XalignError("the corpus is empty; nothing to sweep")
 
-    device = loaded.device
     for batch in _batches(items, batching):
-        src_ids = _pad([item.src.ids for item in batch], aligner.pad_id).to(device)
-        src_mask = _pad([np.ones_like(item.src.ids) for item in batch], 0).to(device)
-        decoder_ids = _pad(
-            [np.concatenate(([aligner.start_id], item.tgt.ids)) for item in batch],
-            aligner.pad_id,
-        ).to(device)
-        maps = WordMaps(
-            src_word_of_token=_pad([item.src.word_of_token for item in batch], -1).to(device),
-            tgt_word_of_token=_pad([item.tgt.word_of_token for item in batch], -1).to(device),
-            n_src_words=max(item.src.n_words for item in batch),
-            n_tgt_words=max(item.tgt.n_words for item in batch),
+        tensors = teacher_forced_batch(
+            [encoded for encoded, _ in batch],
+            start_id=start_id,
+            pad_id=pad_id,
+            device=loaded.device,
         )
-        probabilities = reader(src_ids, src_mask, decoder_ids)
+        probabilities = reader(tensors.src_ids, tensors.src_mask, tensors.decoder_ids)
         for layer in range(reader.num_layers):
             per_head = probabilities[:, layer]
             for head in [None, *range(reader.num_heads)]:
                 attention = per_head.mean(dim=1) if head is None else per_head[:, head]
                 for shift in shifts:
                     candidate = SweepSetting(layer, head, shift)
-                    totals[candidate] += _score(batch, attention, maps, candidate.settings(base))
+                    totals[candidate] += _score(
+                        batch, attention, tensors.maps, candidate.settings(base)
+                    )
     rows = [SweepRow(candidate, totals[candidate]) for candidate in candidates]
     # Lowest AER first; ties go to the simpler setting (head mean, no shift, lower layer).
     rows.sort(
@@ -301,14 +276,14 @@ def sweep(
 
 
 def _score(
-    batch: list[_Pair], attention: torch.Tensor, maps: WordMaps, settings: AlignmentSettings
+    batch: list[Scored], attention: torch.Tensor, maps: WordMaps, settings: AlignmentSettings
 ) -> LinkCounts:
     scores = word_scores(attention, maps, shift=settings.shift, pooling=settings.pooling).cpu()
     total = LinkCounts()
-    for row, item in enumerate(batch):
-        matrix = sentence_matrix(scores[row], item.src.n_words, item.tgt.n_words)
-        result = make_result(item.pair, matrix, None, settings, include_matrix=False)
-        total += count_links(item.gold.sure, item.gold.possible, result.links)
+    for row, (encoded, gold) in enumerate(batch):
+        matrix = sentence_matrix(scores[row], encoded.src.n_words, encoded.tgt.n_words)
+        result = make_result(encoded.pair, matrix, None, settings, include_matrix=False)
+        total += count_links(gold.sure, gold.possible, result.links)
     return total
 
 

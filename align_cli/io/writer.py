@@ -33,14 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from align_cli.errors import XalignError
-from align_cli.formats import format_giza_a3, format_jsonl, format_pharaoh, format_scores
+from align_cli.io.formats import format_giza_a3, format_jsonl, format_pharaoh, format_scores
+from align_cli.signature import Signature
 from align_cli.types import AlignmentResult
 
 # Lines one pair takes in each output format (GIZA A3 records are three lines).
 RECORD_LINES = {"pharaoh": 1, "jsonl": 1, "giza": 3}
 PARTIAL_SUFFIX = ".partial"
 STATE_SUFFIX = ".partial.json"
-STATE_VERSION = 1
+STATE_VERSION = 2
 _CHUNK = 1 << 20
 
 
@@ -182,8 +183,8 @@ class AlignmentWriter:
         *,
         output_format: str,
         include_matrix: bool,
-        signature: str,
         description: Mapping[str, Any],
+        signature: Signature | str | None = None,
         window: int,
         force: bool = False,
         resume: bool = False,
@@ -193,7 +194,7 @@ class AlignmentWriter:
             raise XalignError(f"unknown output format {output_format!r}")
         self.output_format = output_format
         self.include_matrix = include_matrix
-        self.signature = signature
+        self.signature: str | None = None if signature is None else str(signature)
         self.window = window
         self.force = force
         self.resume = resume
@@ -213,6 +214,11 @@ class AlignmentWriter:
             return _Target(None, lines_per_record)
         final = Path(path).absolute()
         return _Target(final, lines_per_record, special=_is_special_file(final))
+
+    def sign(self, signature: Signature | str) -> None:
+        """Name what produced the results (once the model is loaded); it goes into JSONL
+        records and the resume sidecar, and a resume must produce the same one."""
+        self.signature = str(signature)
 
     # -- state --------------------------------------------------------------------------
 
@@ -243,6 +249,7 @@ class AlignmentWriter:
         return {
             "xalign_partial_output": STATE_VERSION,
             "description": self.description,
+            "signature": self.signature,
             "scores": str(self.scores.final) if self.scores is not None else None,
         }
 
@@ -388,6 +395,10 @@ class AlignmentWriter:
         differences = []
         if saved.get("scores") != mine["scores"]:
             differences.append(f"--scores ({saved.get('scores')} then, {mine['scores']} now)")
+        then_signed, now_signed = saved.get("signature"), mine["signature"]
+        if then_signed and now_signed and then_signed != now_signed:
+            # Checked once the model is loaded: the dtype and device it really runs in.
+            differences += Signature.parse(then_signed).differences(Signature.parse(now_signed))
         before: Mapping[str, Any] = saved.get("description", {})
         for key in sorted(set(before) | set(mine["description"])):
             then, now = before.get(key), mine["description"].get(key)
@@ -408,7 +419,10 @@ class AlignmentWriter:
             return
         main_text = "".join(
             format_record(
-                r, self.output_format, include_matrix=self.include_matrix, signature=self.signature
+                r,
+                self.output_format,
+                include_matrix=self.include_matrix,
+                signature=self.signature or "",
             )
             for r in results
         )

@@ -3,12 +3,12 @@ and float32 CPU linear layers through oneDNN."""
 
 from __future__ import annotations
 
-from align_cli.kernels.cpu_linear import (
+from align_cli.model.kernels.cpu_linear import (
     onednn_linear_available,
     restore_linears,
     route_linears_to_onednn,
 )
-from align_cli.kernels.cross_attention import (
+from align_cli.model.kernels.cross_attention import (
     BACKENDS,
     Backend,
     cross_attention_probs,

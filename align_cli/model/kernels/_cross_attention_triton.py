@@ -1,4 +1,4 @@
-"""The fused Triton kernel behind :func:`align_cli.kernels.cross_attention_probs_triton`.
+"""The fused Triton kernel behind :func:`align_cli.model.kernels.cross_attention_probs_triton`.
 
 This module imports triton at the top, so only import it once triton is known to be
 installed (``cross_attention.py`` does that check).

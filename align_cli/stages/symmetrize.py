@@ -33,9 +33,8 @@ from __future__ import annotations
 from bisect import bisect_right, insort
 from collections.abc import Iterable, Mapping
 
+from align_cli.settings import SYMMETRIZATIONS
 from align_cli.types import Link
-
-METHODS = ("intersect", "union", "grow-diag", "grow-diag-final", "grow-diag-final-and")
 
 # Neighbour offsets in symal's (target, source) coordinates and in symal's order.
 _SIDE_NEIGHBOURS = ((-1, 0), (0, -1), (1, 0), (0, 1))
@@ -54,15 +53,15 @@ def symmetrize(
     n_src: int | None = None,
     n_tgt: int | None = None,
 ) -> set[Link]:
-    """Combine the two directions with ``method`` (one of :data:`METHODS`).
+    """Combine the two directions with ``method`` (a name in ``settings.SYMMETRIZATIONS``).
 
     ``forward`` and ``reverse`` are both source first (see the module docstring for which
     is which: the order matters for the ``final`` steps). ``n_src`` and ``n_tgt``, when
     given, are the sentence lengths, and a link outside them raises :class:`ValueError`.
     The result is a new set of source-first links.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown symmetrisation method {method!r}; choose from {METHODS}")
+    if method not in SYMMETRIZATIONS:
+        raise ValueError(f"unknown symmetrisation method {method!r}; choose from {SYMMETRIZATIONS}")
     _check_bounds(forward, n_src, n_tgt, "forward")
     _check_bounds(reverse, n_src, n_tgt, "reverse")
     if method == "intersect":

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from align_cli.corpus import read_lines
 from align_cli.errors import CorpusError
+from align_cli.io.corpus import read_lines
 from align_cli.types import AlignmentResult, Link, SentencePair
 
 READ_FORMATS = ("pharaoh", "naacl", "giza", "jsonl")

@@ -2,8 +2,8 @@
 
 The CLI's ``extract`` command is a thin layer over :func:`run_alignment`, which reads the
 corpus (or a shard of it) in windows, hands the windows to a backend (this process, or Ray
-actors across a cluster: :mod:`align_cli.distributed`) and writes the results in input
-order through an :class:`~align_cli.output.AlignmentWriter`.
+actors across a cluster: :mod:`align_cli.jobs.ray`) and writes the results in input
+order through an :class:`~align_cli.io.writer.AlignmentWriter`.
 
 Stopping: the first Ctrl-C (SIGINT) lets the window being aligned finish and be written,
 then stops; a second Ctrl-C, or SIGTERM (what Slurm and most schedulers send first),
@@ -15,115 +15,80 @@ after every pair before it has been aligned and written.
 
 from __future__ import annotations
 
-import pickle
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
-from align_cli import embedding
-from align_cli.embedding import EmbeddingAligner
-from align_cli.errors import CorpusError, ModelError, XalignError
-from align_cli.model import LoadedModel, load_model
-from align_cli.output import AlignmentWriter
-from align_cli.pipeline import (
-    Aligner,
-    AlignmentSettings,
-    BatchingSettings,
-    BidirectionalAligner,
-    windows,
-)
+from align_cli.aligners.base import Aligner
+from align_cli.errors import CorpusError, XalignError
+from align_cli.io.writer import AlignmentWriter, Shard
+from align_cli.settings import AlignerSpec
+from align_cli.signature import Signature
+from align_cli.stages.batching import windows
 from align_cli.types import AlignmentResult, SentencePair
 
-# --------------------------------------------------------------------------- building aligners
+# --------------------------------------------------------------------------- what a run is
 
 
-@dataclass(frozen=True)
-class AlignerSpec:
-    """Everything needed to build an aligner; small and picklable, so Ray actors can too."""
-
-    model: str
-    settings: AlignmentSettings
-    batching: BatchingSettings
-    reverse_model: str | None = None
-    device: str = "auto"
-    dtype: str = "auto"
-    revision: str | None = None
-    trust_remote_code: bool = False
-    src_lang: str | None = None
-    tgt_lang: str | None = None
-    source_prefix: str | None = None
-    target_token: str | None = None
-    include_matrix: bool = False
-    # For encoder-only models (the embedding path): its options, and the attention path's
-    # options as given (None = not given), refused by name there. See embedding.build_aligner.
-    embedding_options: tuple[tuple[str, Any], ...] = ()
+def _model_identity(name: str | None) -> str | None:
+    """A local folder as its absolute real path (``./m/`` and ``m`` are one model); hub
+    names as given."""
+    if name is None:
+        return None
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.is_dir() else name
 
 
-def _load(name: str, **options: Any) -> LoadedModel:
-    """:func:`load_model`, with a refused pickle turned into a one-line error."""
-    try:
-        return load_model(name, **options)
-    except pickle.UnpicklingError as error:
-        # torch loads .bin checkpoints weights-only: a file holding anything but tensors
-        # (code, arbitrary objects) is refused rather than executed.
-        reason = str(error).strip().splitlines()[-1] if str(error).strip() else "refused"
-        raise ModelError(
-            f"refused to unpickle the weights of {name!r} (not plain tensors: {reason}); "
-            "use a model with safetensors weights"
-        ) from None
+def describe_run(
+    spec: AlignerSpec,
+    *,
+    inputs: tuple[str, ...] | list[str],
+    shard: Shard | None,
+    output_format: str,
+    include_matrix: bool,
+    encoding_errors: str,
+    on_bad_line: str,
+) -> dict[str, Any]:
+    """Everything about a run that changes the bytes of its output: what ``--resume`` must
+    match. How and where the work runs (threads, Ray, the requested device) may differ; the
+    dtype and device type the model really ran in are in the signature, which the writer
+    checks once the model is loaded."""
+    return {
+        "model": _model_identity(spec.model),
+        "reverse_model": _model_identity(spec.reverse_model),
+        "revision": spec.revision,
+        "dtype": spec.dtype,
+        **asdict(spec.settings),
+        "embedding_layer": spec.embedding.layer,
+        "granularity": spec.embedding.granularity,
+        "embedding_method": spec.embedding.method,
+        "embedding_threshold": spec.embedding.threshold,
+        "src_lang": spec.src_lang,
+        "tgt_lang": spec.tgt_lang,
+        "source_prefix": spec.source_prefix,
+        "target_token": spec.target_token,
+        **asdict(spec.batching),
+        "format": output_format,
+        "matrix": include_matrix,
+        "encoding_errors": encoding_errors,
+        "on_bad_line": on_bad_line,
+        "inputs": [arg if arg == "-" else str(Path(arg).absolute()) for arg in inputs],
+        "shard": None if shard is None else f"{shard.index}/{shard.count}",
+    }
 
 
-def build_aligner(spec: AlignerSpec) -> Aligner | BidirectionalAligner | EmbeddingAligner:
-    """Load the model(s) of ``spec`` and return the aligner they make."""
-    loaded = _load(
-        spec.model,
-        device=spec.device,
-        dtype=spec.dtype,
-        revision=spec.revision,
-        trust_remote_code=spec.trust_remote_code,
-    )
-    options = dict(spec.embedding_options)
-    if embedding.is_embedding_model(loaded):
-        return embedding.build_aligner(loaded, spec.batching, spec.include_matrix, **options)
-    embedding.refuse_embedding_options(loaded, options)
-    aligner = Aligner(
-        loaded,
-        spec.settings,
-        spec.batching,
-        src_lang=spec.src_lang,
-        tgt_lang=spec.tgt_lang,
-        source_prefix=spec.source_prefix,
-        target_language_token=spec.target_token,
-        include_matrix=spec.include_matrix,
-    )
-    if spec.reverse_model is None:
-        return aligner
-    reverse_loaded = _load(
-        spec.reverse_model,
-        device=spec.device,
-        dtype=spec.dtype,
-        trust_remote_code=spec.trust_remote_code,
-    )
-    # The reverse model reads the target side as its source: languages swap.
-    reverse = Aligner(
-        reverse_loaded,
-        spec.settings,
-        spec.batching,
-        src_lang=spec.tgt_lang,
-        tgt_lang=spec.src_lang,
-        include_matrix=spec.include_matrix,
-    )
-    return BidirectionalAligner(aligner, reverse)
+# --------------------------------------------------------------------------- backends
 
 
 class WindowBackend(Protocol):
     """Aligns windows of pairs; yields one list of results per window, in order."""
 
-    signature: str
+    signature: Signature
 
     def align_windows(
         self, windows: Iterable[list[SentencePair]]
@@ -135,7 +100,7 @@ class WindowBackend(Protocol):
 class LocalBackend:
     """Aligns in this process, one window after the other."""
 
-    def __init__(self, aligner: Aligner | BidirectionalAligner):
+    def __init__(self, aligner: Aligner):
         self.aligner = aligner
         self.signature = aligner.signature
 

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from align_cli.errors import ModelError
-from align_cli.kernels.cpu_linear import route_linears_to_onednn
+from align_cli.model.kernels.cpu_linear import route_linears_to_onednn
 
 OPUS_MT_ORGANISATION = "Helsinki-NLP"
 
@@ -124,13 +124,41 @@ class LoadedModel:
     revision: str | None
     device: torch.device
     dtype: torch.dtype
-    # How float32 CPU linear layers run: "onednn" (see align_cli.kernels.cpu_linear) or
+    # How float32 CPU linear layers run: "onednn" (see align_cli.model.kernels.cpu_linear) or
     # "torch" (PyTorch's default kernels; always the case on a GPU).
     linear_backend: str = "torch"
 
     @property
     def model_type(self) -> str:
         return str(getattr(self.model.config, "model_type", "unknown"))
+
+    @property
+    def dtype_name(self) -> str:
+        """``float32``, ``bfloat16``, ...: the dtype as the signature records it."""
+        return str(self.dtype).removeprefix("torch.")
+
+    @property
+    def length_limit(self) -> int:
+        """Tokens one side may have: the position table size, if the model has one."""
+        config = self.model.config
+        names = ("max_position_embeddings", "n_positions")
+        limits = [getattr(config, name, None) for name in names]
+        model_max = getattr(self.tokenizer, "model_max_length", None)
+        limits.append(model_max if isinstance(model_max, int) and model_max < 1_000_000 else None)
+        known = [limit for limit in limits if isinstance(limit, int) and limit > 0]
+        return min(known) if known else 1_000_000
+
+    @property
+    def decoder_start_id(self) -> int:
+        """The token a teacher-forced decoder input starts with."""
+        config = self.model.config
+        for source in (config, getattr(self.model, "generation_config", None)):
+            value = getattr(source, "decoder_start_token_id", None)
+            if value is not None:
+                return int(value)
+        if config.pad_token_id is not None:
+            return int(config.pad_token_id)
+        raise ModelError("the model config names no decoder_start_token_id")
 
 
 def load_model(
@@ -140,14 +168,13 @@ def load_model(
     dtype: str = "auto",
     revision: str | None = None,
     trust_remote_code: bool = False,
-    for_embedding: bool = False,
 ) -> LoadedModel:
     """Load ``name`` for alignment.
 
     An encoder-decoder (translation) model is loaded with its LM head, for the
     cross-attention path; an encoder-only model (BERT, XLM-R, LaBSE, ...) as its bare
     encoder, for the embedding path (``is_encoder_decoder`` is then false on its config).
-    Decoder-only models are refused. ``for_embedding`` loads any model's bare base model.
+    Decoder-only models are refused.
     """
     # Imported lazily: transformers takes seconds to import and `xalign eval` never needs it.
     import transformers
@@ -170,7 +197,7 @@ def load_model(
         raise _hub_failure(name, source, error) from None
 
     encoder_decoder = bool(getattr(config, "is_encoder_decoder", False))
-    bare = for_embedding or (not encoder_decoder and is_encoder_only(config))
+    bare = not encoder_decoder and is_encoder_only(config)
     auto_class = transformers.AutoModel if bare else transformers.AutoModelForSeq2SeqLM
     if not bare and not encoder_decoder:
         raise ModelError(

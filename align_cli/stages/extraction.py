@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from align_cli.errors import XalignError
+from align_cli.settings import DEFAULT_THRESHOLDS, EXTRACTION_METHODS
 from align_cli.types import Link
 
 
@@ -126,43 +127,32 @@ def softmax_threshold(scores: np.ndarray, value: float = 0.001) -> np.ndarray:
     return (_softmax(logits, axis=1) > value) & (_softmax(logits, axis=0) > value)
 
 
-ExtractionMethod = Callable[[np.ndarray], np.ndarray]
-
-METHODS: dict[str, str] = {
-    "argmax": "each target word to its most attended source word",
-    "inter": "argmax in both directions of the matrix, intersected (SimAlign's ArgMax)",
-    "itermax": "SimAlign's IterMax: inter, then extra rounds for still-unaligned words",
-    "match": "maximum-weight one-to-one matching of the words (SimAlign's Match, 'mwmf')",
-    "softmax_threshold": "awesome-align: softmax over rows and over columns both above "
-    "--threshold (default 0.001); meant for embedding models' dot products",
-    "threshold": "every link whose score exceeds --threshold",
-}
-
-# --threshold when it is not given: attention probabilities for "threshold",
-# awesome-align's published default for "softmax_threshold".
-DEFAULT_THRESHOLDS: dict[str, float] = {"threshold": 0.1, "softmax_threshold": 0.001}
-
-
 def extract(scores: np.ndarray, method: str, *, threshold_value: float | None = None) -> np.ndarray:
-    """Run the extraction ``method`` (a key of :data:`METHODS`) on ``scores``.
+    """Run the extraction ``method`` (a key of :data:`EXTRACTORS`) on ``scores``.
 
     ``threshold_value`` is used by the two threshold methods; ``None`` takes the method's
     default from :data:`DEFAULT_THRESHOLDS`.
     """
-    if method == "argmax":
-        return argmax_target(scores)
-    if method == "inter":
-        return intersect_argmax(scores)
-    if method == "itermax":
-        return itermax(scores)
-    if method == "match":
-        return match(scores)
+    if method not in EXTRACTORS:
+        raise XalignError(
+            f"unknown extraction method {method!r}; choose one of {', '.join(EXTRACTION_METHODS)}"
+        )
     if method in DEFAULT_THRESHOLDS:
         value = DEFAULT_THRESHOLDS[method] if threshold_value is None else threshold_value
-        if method == "threshold":
-            return threshold(scores, value)
-        return softmax_threshold(scores, value)
-    raise XalignError(f"unknown extraction method {method!r}; choose one of {', '.join(METHODS)}")
+        return EXTRACTORS[method](scores, value)
+    return EXTRACTORS[method](scores)
+
+
+# The registry: every method settings.EXTRACTION_METHODS names, by name. The threshold
+# methods take the threshold as a second argument.
+EXTRACTORS: dict[str, Callable[..., np.ndarray]] = {
+    "argmax": argmax_target,
+    "inter": intersect_argmax,
+    "itermax": itermax,
+    "match": match,
+    "threshold": threshold,
+    "softmax_threshold": softmax_threshold,
+}
 
 
 def links_from_mask(mask: np.ndarray) -> list[Link]:

@@ -20,9 +20,9 @@ import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
-from align_cli.corpus import read_corpus
 from align_cli.errors import CorpusError
-from align_cli.formats import (
+from align_cli.io.corpus import read_corpus
+from align_cli.io.formats import (
     AlignedSentence,
     Stream,
     check_indices,

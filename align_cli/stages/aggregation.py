@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from align_cli.errors import XalignError
+from align_cli.settings import POOLINGS
 
-POOLINGS = ("mean", "max", "sum")
 _REDUCE = {"mean": "mean", "max": "amax", "sum": "sum"}
 
 

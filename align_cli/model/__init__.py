@@ -1,0 +1,2 @@
+"""The model stage: resolve ``--model`` and load it (:mod:`.loading`); the kernels that make
+the forward pass fast (:mod:`.kernels`)."""

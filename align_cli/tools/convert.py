@@ -1,0 +1,141 @@
+"""Alignment files in, alignment files out: conversion between formats, the words of a
+corpus attached and checked, and two directions symmetrised (``xalign convert`` and
+``xalign symmetrize``)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
+from typing import TextIO
+
+from align_cli.errors import CorpusError
+from align_cli.io.corpus import read_corpus
+from align_cli.io.formats import (
+    AlignedSentence,
+    Stream,
+    check_indices,
+    detect_format,
+    display_name,
+    format_sentence,
+    read_alignments,
+    with_words,
+    zip_streams,
+)
+from align_cli.stages.symmetrize import symmetrize
+
+
+def attach_corpus(
+    sentences: Iterable[AlignedSentence],
+    corpus: str | None,
+    *,
+    name: str,
+    implicit_tail: bool,
+    one_based: bool = False,
+) -> Iterator[AlignedSentence]:
+    """Give each sentence the corpus words, checking every index against them."""
+    if corpus is None:
+        yield from sentences
+        return
+    corpus_name = display_name(corpus)
+    pairs = Stream(corpus_name, read_corpus((corpus,)))
+    for sentence, pair in zip_streams(Stream(name, sentences, implicit_tail), pairs):
+        check_indices(
+            sentence,
+            len(pair.src_words),
+            len(pair.tgt_words),
+            path=name,
+            one_based=one_based,
+            lengths_from=f"{corpus_name} line {pair.line_no}",
+        )
+        yield with_words(sentence, pair)
+
+
+def write_sentences(
+    sentences: Iterable[AlignedSentence], fmt: str, output: str, *, one_based: bool = False
+) -> None:
+    """Write ``sentences`` to ``output`` (``-`` is stdout), one record per sentence."""
+    with ExitStack() as stack:
+        if output == "-":
+            out: TextIO = sys.stdout
+        else:
+            try:
+                out = stack.enter_context(open(output, "w", encoding="utf-8", newline="\n"))
+            except OSError as error:
+                raise CorpusError(f"cannot write: {error.strerror}", path=output) from None
+        for sentence in sentences:
+            if fmt == "giza" and (sentence.src_words is None or sentence.tgt_words is None):
+                raise CorpusError(
+                    "GIZA A3 output needs the words of each sentence; give the corpus with "
+                    "--corpus (or read a GIZA or JSONL file that carries them)"
+                )
+            text = format_sentence(sentence, fmt, one_based=one_based)
+            if text is not None:
+                out.write(text + "\n")
+        out.flush()
+
+
+def symmetrize_files(
+    forward_path: str,
+    reverse_path: str,
+    method: str,
+    *,
+    fmt: str = "auto",
+    one_based: bool = False,
+    reverse_is_target_first: bool = False,
+    corpus: str | None = None,
+) -> Iterator[AlignedSentence]:
+    """Symmetrise two alignment files sentence by sentence (see :mod:`align_cli.stages.symmetrize`).
+
+    The result carries the words of the forward file (GIZA, JSONL) or of ``corpus``.
+    """
+    forward_format = detect_format(forward_path) if fmt == "auto" else fmt
+    reverse_format = detect_format(reverse_path) if fmt == "auto" else fmt
+    forward_name, reverse_name = display_name(forward_path), display_name(reverse_path)
+    forward = attach_corpus(
+        read_alignments(forward_path, forward_format, one_based=one_based),
+        corpus,
+        name=forward_name,
+        implicit_tail=forward_format == "naacl",
+        one_based=one_based,
+    )
+    reverse = read_alignments(
+        reverse_path, reverse_format, one_based=one_based, reverse=reverse_is_target_first
+    )
+    for fwd, rev in zip_streams(
+        Stream(forward_name, forward, forward_format == "naacl"),
+        Stream(reverse_name, reverse, reverse_format == "naacl"),
+    ):
+        _check_same_sentence(fwd, rev, forward_name, reverse_name, reverse_is_target_first)
+        links = symmetrize(set(fwd.links), set(rev.links), method)
+        yield AlignedSentence(
+            fwd.index,
+            fwd.line_no,
+            frozenset(links),
+            src_words=fwd.src_words,
+            tgt_words=fwd.tgt_words,
+        )
+
+
+def _check_same_sentence(
+    fwd: AlignedSentence,
+    rev: AlignedSentence,
+    forward_name: str,
+    reverse_name: str,
+    reverse_is_target_first: bool,
+) -> None:
+    """With the forward sentence's words known, REV's links must fit them (and its words)."""
+    if fwd.src_words is None or fwd.tgt_words is None:
+        return
+    n_src, n_tgt = len(fwd.src_words), len(fwd.tgt_words)
+    if rev.src_words is not None and rev.tgt_words is not None:
+        rev_lengths = (len(rev.src_words), len(rev.tgt_words))
+        if rev_lengths != (n_src, n_tgt):
+            advice = "the files' order" if reverse_is_target_first else "--rev-is-target-first"
+            raise CorpusError(
+                f"sentence {fwd.index + 1} has {rev_lengths[0]} source and {rev_lengths[1]} "
+                f"target words here but {n_src} and {n_tgt} in {forward_name}; check {advice}",
+                path=reverse_name,
+                line=rev.line_no,
+            )
+    check_indices(rev, n_src, n_tgt, path=reverse_name, lengths_from=f"{forward_name}")
