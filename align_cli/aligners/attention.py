@@ -208,7 +208,10 @@ class BidirectionalAligner(Aligner):
 
     def __init__(self, forward: AttentionAligner, reverse: AttentionAligner):
         if forward.settings.symmetrize is None:
-            raise XalignError("a reverse model needs --symmetrize (e.g. grow-diag-final-and)")
+            raise XalignError(
+                "a reverse model needs a symmetrisation to combine the two directions: "
+                "settings.symmetrize, e.g. 'grow-diag-final-and' (--symmetrize in the CLI)"
+            )
         self.forward = forward
         self.reverse = reverse
         self.settings = forward.settings

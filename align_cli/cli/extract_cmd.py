@@ -19,7 +19,7 @@ from align_cli.cli.options import (
     preset_option,
 )
 from align_cli.errors import XalignError
-from align_cli.io.corpus import count_pairs, read_corpus
+from align_cli.io.corpus import count_pairs, open_binary, read_corpus
 from align_cli.io.writer import RECORD_LINES, AlignmentWriter, Shard
 from align_cli.settings import BatchingSettings
 from align_cli.types import SentencePair
@@ -242,10 +242,21 @@ def extract(
             f"--ray took {ray_address!r} as its address; put --ray after the input files, or "
             "give it an address (--ray auto)"
         )
+    if joined is not None and inputs:
+        raise XalignError(
+            f"give either -i FILE ('source ||| target' lines) or SRC TGT files, not both "
+            f"(-i {joined} and {' '.join(inputs)})"
+        )
     if joined is not None:
-        inputs = (joined, *inputs)
+        inputs = (joined,)
     if len(inputs) not in (1, 2):
         raise XalignError("give SRC TGT files, or -i FILE with 'source ||| target' lines")
+    if inputs.count("-") > 1:
+        raise XalignError("standard input can be read once: give '-' for one input at most")
+    if matrix and output_format != "jsonl":
+        raise XalignError(
+            f"--matrix goes into JSONL output: add --format jsonl, not {output_format}"
+        )
     shard = Shard.parse(shard_text) if shard_text is not None else None
     ctx = click.get_current_context()
     args: list[str] = (ctx.obj or {}).get("args", sys.argv[1:])
@@ -281,6 +292,10 @@ def extract(
     )
 
     # Everything that can be refused is refused before a model is loaded.
+    for path in inputs:
+        if path != "-":
+            with open_binary(path):  # a missing or unreadable input fails here, by name
+                pass
     pair_range = (0, None) if shard is None else shard.pair_range(count_pairs(inputs), window)
 
     writer = AlignmentWriter(

@@ -12,7 +12,9 @@ from typing import TypeVar
 
 import click
 
+from align_cli.errors import XalignError
 from align_cli.settings import (
+    DEFAULT_THRESHOLDS,
     EXTRACTION_METHODS,
     GRANULARITIES,
     POOLINGS,
@@ -193,6 +195,12 @@ def aligner_spec(
     include_matrix: bool = False,
 ) -> AlignerSpec:
     """The aligner the options describe (options not given are ``None``)."""
+    chosen_method = method or PRESETS[preset or "default"].settings.method
+    if threshold is not None and chosen_method not in DEFAULT_THRESHOLDS:
+        raise XalignError(
+            "--threshold applies to --method threshold or softmax_threshold; the method "
+            f"here is {chosen_method}"
+        )
     given = {
         "preset": None if preset in (None, "default") else preset,
         "layers": layers,

@@ -269,6 +269,12 @@ def pairs_from_texts(
     sources: list[str] | list[list[str]], targets: list[str] | list[list[str]]
 ) -> Iterator[SentencePair]:
     """Pairs from in-memory sentences (strings are split on whitespace; lists are words)."""
+    for side, sentences in (("sources", sources), ("targets", targets)):
+        if isinstance(sentences, str):
+            # A lone string would be iterated character by character: one "sentence" per letter.
+            raise CorpusError(
+                f"{side} must be a list of sentences, not one string: wrap it as [{sentences!r}]"
+            )
     if len(sources) != len(targets):
         raise CorpusError(f"{len(sources)} source sentences but {len(targets)} target sentences")
     for index, (src, tgt) in enumerate(zip(sources, targets, strict=True)):
