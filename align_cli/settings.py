@@ -81,6 +81,8 @@ class AlignmentSettings:
             if not self.heads:
                 raise XalignError("give at least one head, or None for the mean of all")
         _check_number(self.threshold, "threshold")
+        if not isinstance(self.shift, bool):
+            raise XalignError(f"shift must be True or False, not {self.shift!r}")
         if self.symmetrize is not None:
             _check_choice(self.symmetrize, SYMMETRIZATIONS, "symmetrisation")
 
@@ -124,7 +126,9 @@ class BatchingSettings:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise XalignError(f"{name} must be a positive integer, not {value!r}")
         if self.max_length is not None and (
-            not isinstance(self.max_length, int) or self.max_length < 1
+            not isinstance(self.max_length, int)
+            or isinstance(self.max_length, bool)
+            or self.max_length < 1
         ):
             raise XalignError(f"max_length must be a positive integer, not {self.max_length!r}")
 

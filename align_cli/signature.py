@@ -40,7 +40,7 @@ class Signature:
     def parse(cls, text: str) -> Signature:
         """The inverse of ``str()``."""
         fields = []
-        for part in text.strip().split("|"):
+        for part in text.rstrip("\r\n").split("|"):
             key, colon, value = part.partition(":")
             if not colon:
                 raise XalignError(f"cannot read signature field {part!r} (expected key:value)")

@@ -7,8 +7,7 @@ is downloaded: the vocabulary is learnt from ``../shared/data/corpora/newstest``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -129,19 +128,3 @@ def add_awesome_align_files(folder: Path) -> Path:
         pieces = sorted(vocab, key=vocab.__getitem__)
         (folder / "vocab.txt").write_text("\n".join(pieces) + "\n", encoding="utf-8")
     return folder
-
-
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """Run torch on one thread, then restore the previous setting.
-
-    The models here are tiny, so a second thread gains little; and where several test
-    runs share a small machine, OpenMP threads that spin-wait for each other are slower
-    by an order of magnitude than one thread.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

@@ -59,7 +59,9 @@ class Family:
 def single_thread() -> Iterator[None]:
     """Run torch on one thread: these models are tiny, and on a small shared machine
     several threads spend far more time waiting for each other than computing (a forward
-    pass of a 2-layer model took a second with the default thread count, 20 ms with one)."""
+    pass of a 2-layer model took a second with the default thread count, 20 ms with one).
+
+    Test modules use it through the ``one_thread`` fixture of ``tests/conftest.py``."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -27,7 +27,8 @@ from align_cli.settings import AlignerSpec, BatchingSettings, EmbeddingOptions, 
 from align_cli.stages.extraction import extract, links_from_mask, match, softmax_threshold
 from align_cli.stages.hidden_states import HiddenStateReader
 from tests.cli_runner import run_cli
-from tests.embedding_fixtures import build_tiny_bert, single_thread
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one torch thread
 
 # -- extraction methods -----------------------------------------------------------------
 
@@ -83,18 +84,6 @@ def test_new_methods_give_no_links_on_empty_matrices(method):
 # -- a tiny BERT -------------------------------------------------------------------------
 
 ENFR = "gold/enfr.src-tgt"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
-
-
-@pytest.fixture(scope="module")
-def bert_dir(tmp_path_factory, shared_data):
-    # One folder for the session: test_embedding_vs_simalign.py uses the same model.
-    return build_tiny_bert(tmp_path_factory.getbasetemp() / "tiny-bert", shared_data)
 
 
 @pytest.fixture(scope="module")

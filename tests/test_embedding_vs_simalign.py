@@ -29,7 +29,9 @@ from align_cli.aligners.embedding import EmbeddingAligner
 from align_cli.model.loading import load_model
 from align_cli.settings import EmbeddingSettings
 from align_cli.stages.extraction import itermax, links_from_mask, match
-from tests.embedding_fixtures import add_awesome_align_files, build_tiny_bert, single_thread
+from tests.embedding_fixtures import add_awesome_align_files
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one torch thread
 
 PAIRS_PER_SET = 50  # from each of enfr and roen: 100 real pairs, a few seconds per mode
 
@@ -53,17 +55,6 @@ def simalign():
     # simalign logs every model load at INFO level to its own stderr handler.
     logging.getLogger("simalign.simalign").setLevel(logging.WARNING)
     return module
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
-
-
-@pytest.fixture(scope="module")
-def bert_dir(tmp_path_factory, shared_data):
-    return build_tiny_bert(tmp_path_factory.getbasetemp() / "tiny-bert", shared_data)
 
 
 @pytest.fixture(scope="module")

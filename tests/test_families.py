@@ -15,7 +15,6 @@ that family is saved to a folder and loaded through ``load_model`` like a hub mo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ import torch
 from align_cli.aligners.attention import AttentionAligner
 from align_cli.model.loading import LoadedModel, load_model
 from align_cli.settings import AlignmentSettings
-from tests.families import FAMILIES, Family, FamilyModels, single_thread
+from tests.families import FAMILIES, Family, FamilyModels
 
 # Lines of ../shared/data/gold/enfr.src-tgt (0-based) of several lengths, so the batch pads.
 GOLD_LINES = (5, 6, 12, 40, 101)
@@ -45,15 +44,7 @@ SETTINGS = (
 TOLERANCE = 1e-6
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    with single_thread():
-        yield
-
-
-@pytest.fixture(scope="module")
-def family_models(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> FamilyModels:
-    return FamilyModels(tmp_path_factory.mktemp("families"), shared_data)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -7,25 +7,15 @@ words that tell the user what to do next.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from align_cli.cli import main
-from tests.families import FamilyModels, single_thread
+from tests.families import FamilyModels
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    with single_thread():
-        yield
-
-
-@pytest.fixture(scope="module")
-def family_models(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> FamilyModels:
-    return FamilyModels(tmp_path_factory.mktemp("families"), shared_data)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one torch thread
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,20 +21,11 @@ from align_cli.io.formats import format_pharaoh, read_pharaoh
 from align_cli.model.loading import load_model
 from align_cli.settings import FAMILY_NAMES, PRESETS, AlignmentSettings
 from align_cli.tools.evaluate import LinkCounts, count_links
-from tests.families import FAMILIES_BY_NAME, FamilyModels, single_thread
+from tests.families import FAMILIES_BY_NAME, FamilyModels
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one torch thread
 
 GOLD_SENTENCES = 14  # the first lines of the English-French Hansards gold set
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    with single_thread():
-        yield
-
-
-@pytest.fixture(scope="module")
-def family_models(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> FamilyModels:
-    return FamilyModels(tmp_path_factory.mktemp("families"), shared_data)
 
 
 @pytest.fixture(scope="module")

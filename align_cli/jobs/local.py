@@ -64,10 +64,8 @@ def describe_run(
         "revision": spec.revision,
         "dtype": spec.dtype,
         **asdict(spec.settings),
-        "embedding_layer": spec.embedding.layer,
-        "granularity": spec.embedding.granularity,
-        "embedding_method": spec.embedding.method,
-        "embedding_threshold": spec.embedding.threshold,
+        # Resolved, so that an option given at its default is the same run as one not given.
+        **{f"embedding_{key}": value for key, value in asdict(spec.embedding.settings()).items()},
         "src_lang": spec.src_lang,
         "tgt_lang": spec.tgt_lang,
         "source_prefix": spec.source_prefix,
