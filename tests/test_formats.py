@@ -14,6 +14,10 @@ from hypothesis import strategies as st
 
 from align_cli.errors import CorpusError
 from align_cli.io.formats import (
+    FORMATS,
+    LINK_WRITE_FORMATS,
+    READ_FORMATS,
+    WRITE_FORMATS,
     AlignedSentence,
     detect_format,
     format_giza_a3,
@@ -23,6 +27,7 @@ from align_cli.io.formats import (
     format_scores,
     format_sentence,
     format_talp,
+    pad_sentences,
     parse_pharaoh_line,
     read_alignments,
     read_giza_a3,
@@ -31,6 +36,7 @@ from align_cli.io.formats import (
     read_pharaoh,
     read_pharaoh_with_probs,
 )
+from align_cli.io.writer import RECORD_LINES, format_record
 from align_cli.types import AlignmentResult, SentencePair
 
 
@@ -382,7 +388,7 @@ def convert_through_every_format(
         lines = (format_sentence(s, fmt) for s in current)
         path.write_text("".join(line + "\n" for line in lines if line is not None), "utf-8")
         current = list(read_alignments(str(path), fmt))
-        if fmt == "naacl":  # NAACL cannot show trailing sentences without links
+        if FORMATS[fmt].implicit_tail:  # NAACL cannot show trailing sentences without links
             current += [AlignedSentence(k, 0) for k in range(len(current), len(sentences))]
             words = [(s.src_words, s.tgt_words) for s in sentences]
             current = [
@@ -449,3 +455,199 @@ def test_real_giza_files_keep_every_link_through_every_format(shared_data, tmp_p
     sentences = list(read_giza_a3(str(shared_data / "giza-a3/en-fr.A3.final.gz")))
     back = convert_through_every_format(sentences, tmp_path)
     assert [s.sure for s in back] == [s.sure for s in sentences]
+
+
+# --------------------------------------------------------------------------- the registry
+
+WORDS = (("le", "chat", "noir"), ("the", "black", "cat"))
+RICH = AlignedSentence(
+    0,
+    1,
+    frozenset({(0, 0), (1, 2)}),
+    frozenset({(2, 1)}),
+    {(0, 0): 0.5, (1, 2): 0.25, (2, 1): 0.125},
+    *WORDS,
+)
+CORPUS = [
+    RICH,
+    AlignedSentence(1, 2, src_words=("a",), tgt_words=("b",)),  # no links
+    AlignedSentence(2, 3, frozenset({(0, 1)}), src_words=("x", "y"), tgt_words=("z", "w")),
+    AlignedSentence(3, 4, src_words=(), tgt_words=()),  # no links, last: NAACL's tail
+]
+# What each format keeps of a sentence besides its links; a new format needs its row.
+KEEPS = {
+    "pharaoh": {"possible"},
+    "naacl": {"possible", "scores"},
+    "giza": {"words"},
+    "jsonl": {"possible", "scores", "words"},
+}
+ROUND_TRIP = [name for name in READ_FORMATS if FORMATS[name].writable]
+
+
+def kept(sentence: AlignedSentence, keeps: set[str]) -> tuple:
+    """What of ``sentence`` a format that keeps ``keeps`` can give back."""
+    sure = sentence.sure if "possible" in keeps else sentence.links
+    possible = sentence.possible if "possible" in keeps else frozenset()
+    scores = dict(sentence.scores) if "scores" in keeps else {}
+    words = (sentence.src_words, sentence.tgt_words) if "words" in keeps else (None, None)
+    return sure, possible, scores, words
+
+
+def write_with(name: str, sentences: list[AlignedSentence], path: Path, **options) -> str:
+    texts = (FORMATS[name].write(s, **options) for s in sentences)
+    return write(path, "".join(text + "\n" for text in texts if text is not None))
+
+
+def test_the_commands_offer_what_the_traits_say():
+    assert READ_FORMATS == ("pharaoh", "naacl", "giza", "jsonl")
+    assert WRITE_FORMATS == ("pharaoh", "naacl", "giza", "jsonl", "probs")
+    assert LINK_WRITE_FORMATS == READ_FORMATS  # symmetrize writes links, not scores alone
+    # extract resumes by counting lines: formats whose records vary in length are out
+    assert RECORD_LINES == {"pharaoh": 1, "giza": 3, "jsonl": 1}
+    assert list(RECORD_LINES) == ["pharaoh", "jsonl", "giza"]  # as `extract --help` lists them
+    traits = {
+        "implicit_tail": ["naacl"],
+        "takes_one_based": ["pharaoh"],
+        "needs_words": ["giza"],
+        "carries_words": ["giza", "jsonl"],
+        "scores_only": ["probs"],
+        "takes_probs_file": ["pharaoh"],
+    }
+    for trait, names in traits.items():
+        assert [n for n, f in FORMATS.items() if getattr(f, trait)] == names, trait
+    assert [n for n, f in FORMATS.items() if f.read_matrices is not None] == ["jsonl"]
+
+
+def test_every_format_is_in_the_round_trip_table():
+    assert set(ROUND_TRIP) == set(KEEPS)
+    for name in ROUND_TRIP:
+        assert ("words" in KEEPS[name]) == FORMATS[name].carries_words
+
+
+@pytest.mark.parametrize("name", ROUND_TRIP)
+def test_every_format_reads_back_what_it_writes(tmp_path, name):
+    fmt = FORMATS[name]
+    path = write_with(name, CORPUS, tmp_path / "out")
+    back = list(fmt.read(path))
+    if fmt.implicit_tail:
+        back = list(pad_sentences(back, len(CORPUS)))
+    assert [s.index for s in back] == list(range(len(CORPUS)))
+    assert [kept(s, KEEPS[name]) for s in back] == [kept(s, KEEPS[name]) for s in CORPUS]
+
+
+@pytest.mark.parametrize("name", ROUND_TRIP)
+def test_every_format_is_detected_from_its_own_lines(tmp_path, name):
+    assert detect_format(write_with(name, CORPUS, tmp_path / "out.txt")) == name
+
+
+@pytest.mark.parametrize("name", [n for n in WRITE_FORMATS if FORMATS[n].lines_per_record])
+def test_records_take_the_declared_number_of_lines(name):
+    for sentence in CORPUS:
+        text = FORMATS[name].write(sentence)
+        assert text is not None
+        assert len(text.split("\n")) == FORMATS[name].lines_per_record
+
+
+@pytest.mark.parametrize("name", WRITE_FORMATS)
+def test_only_an_implicit_tail_has_no_line_for_a_sentence_without_links(name):
+    text = FORMATS[name].write(CORPUS[1])
+    assert (text is None) == FORMATS[name].implicit_tail
+
+
+@pytest.mark.parametrize("name", ROUND_TRIP)
+def test_one_based_goes_only_to_formats_that_take_it(tmp_path, name):
+    fmt = FORMATS[name]
+    path = write_with(name, CORPUS, tmp_path / "out", one_based=True)
+    if not fmt.takes_one_based:
+        with pytest.raises(CorpusError, match="one-based option applies to Pharaoh files"):
+            fmt.read(path, one_based=True)
+        assert path == write_with(name, CORPUS, tmp_path / "out")  # ignored when writing
+        return
+    assert "0-0" not in Path(path).read_text(encoding="utf-8")
+    back = list(fmt.read(path, one_based=True))
+    assert [s.links for s in back] == [s.links for s in CORPUS]
+
+
+@pytest.mark.parametrize("name", WRITE_FORMATS)
+def test_only_formats_that_need_words_refuse_a_sentence_without_them(name):
+    bare = AlignedSentence(0, 1, RICH.sure, RICH.possible, RICH.scores)
+    if FORMATS[name].needs_words:
+        with pytest.raises(ValueError, match="needs the words"):
+            FORMATS[name].write(bare)
+    elif not FORMATS[name].carries_words:
+        assert FORMATS[name].write(bare) == FORMATS[name].write(RICH)
+    else:
+        assert FORMATS[name].write(bare) is not None  # the words are left out
+
+
+def test_a_probability_file_gives_the_pharaoh_links_their_scores(tmp_path):
+    scored = [RICH, CORPUS[1], RICH]  # every link with a score (nan is written, not read)
+    links = write_with("pharaoh", scored, tmp_path / "links")
+    probs = write_with("probs", scored, tmp_path / "probs")
+    back = list(read_pharaoh_with_probs(links, probs))
+    assert [(s.sure, s.possible, s.scores) for s in back] == [
+        (s.sure, s.possible, dict(s.scores)) for s in scored
+    ]
+
+
+RESULT = AlignmentResult(
+    SentencePair(4, ("le", "chat"), ("the", "cat"), line_no=5),
+    [(0, 0), (0, 1), (1, 1)],
+    [0.9123456789, 0.5, float("nan")],
+    np.array([[0.912345678, 0.1], [0.0, 1 / 3]]),
+)
+
+
+@pytest.mark.parametrize("name", list(RECORD_LINES))
+def test_one_writer_serves_an_aligner_result_and_a_sentence(name):
+    sentence = AlignedSentence.from_result(RESULT)
+    assert FORMATS[name].write(RESULT) == FORMATS[name].write(sentence)
+    assert format_record(RESULT, name, include_matrix=False, signature="s") == (
+        FORMATS[name].write(AlignedSentence.from_result(RESULT, signature="s")) + "\n"
+    )
+
+
+def test_an_aligner_result_is_written_byte_for_byte_as_before():
+    assert format_record(RESULT, "pharaoh", include_matrix=True, signature="") == "0-0 0-1 1-1\n"
+    assert format_record(RESULT, "giza", include_matrix=True, signature="") == (
+        "# Sentence pair (5) source length 2 target length 2 alignment score : 0\n"
+        "the cat\n"
+        "NULL ({ }) le ({ 1 2 }) chat ({ 2 })\n"
+    )
+    assert format_record(RESULT, "jsonl", include_matrix=True, signature="") == (
+        '{"index": 4, "src_words": ["le", "chat"], "tgt_words": ["the", "cat"], '
+        '"links": [[0, 0], [0, 1], [1, 1]], "scores": [0.912346, 0.5, null], '
+        '"skipped": null, "matrix": [[0.9123, 0.1], [0.0, 0.3333]], "signature": ""}\n'
+    )
+    skipped = AlignmentResult(SentencePair(0, ("a",), ("b",)), skipped="too long")
+    assert format_jsonl(skipped) == (
+        '{"index": 0, "src_words": ["a"], "tgt_words": ["b"], "links": [], "scores": [], '
+        '"skipped": "too long"}'
+    )
+
+
+def test_a_sentence_read_from_xalign_jsonl_is_written_as_a_sentence(tmp_path):
+    """The run's own keys (skipped, matrix, signature) belong to the run, not the file."""
+    path = write(tmp_path / "a.jsonl", format_jsonl(RESULT, include_matrix=True) + "\n")
+    (sentence,) = read_jsonl(path)
+    assert sentence.run is None
+    made = AlignedSentence.from_result(RESULT)
+    assert made.run is not None
+    assert made == AlignedSentence(
+        4, 5, made.sure, scores=made.scores, src_words=made.src_words, tgt_words=made.tgt_words
+    )  # the run is not compared
+    assert (sentence.sure, sentence.src_words) == (made.sure, made.src_words)
+    assert json.loads(format_sentence(sentence, "jsonl")) == {
+        "index": 0,  # its place in the file
+        "src_words": ["le", "chat"],
+        "tgt_words": ["the", "cat"],
+        "links": [[0, 0], [0, 1], [1, 1]],
+        "scores": [0.912346, 0.5, None],
+    }
+
+
+def test_unknown_formats_are_refused_by_name():
+    with pytest.raises(CorpusError, match="unknown alignment format 'probs'"):
+        read_alignments("x", "probs")
+    with pytest.raises(ValueError, match="unknown output format 'talp'"):
+        format_sentence(RICH, "talp")

@@ -7,14 +7,15 @@ from collections.abc import Iterable
 import click
 
 from align_cli.errors import CorpusError
+from align_cli.io.corpus import display_name
 from align_cli.io.formats import (
-    READ_FORMATS,
+    AUTO,
+    READ_CHOICES,
     WRITE_FORMATS,
     AlignedSentence,
-    detect_format,
-    display_name,
     read_alignments,
     read_pharaoh_with_probs,
+    readable_format,
 )
 from align_cli.tools.convert import attach_corpus, write_sentences
 
@@ -24,8 +25,8 @@ from align_cli.tools.convert import attach_corpus, write_sentences
 @click.option(
     "--from",
     "from_format",
-    type=click.Choice(("auto", *READ_FORMATS)),
-    default="auto",
+    type=click.Choice(READ_CHOICES),
+    default=AUTO,
     show_default=True,
     help="Format of IN.",
 )
@@ -67,10 +68,10 @@ def convert(
     Every link is kept, sure and possible alike, where the target format can hold it
     (GIZA A3 has no possible links and writes them as links).
     """
-    fmt = detect_format(source) if from_format == "auto" else from_format
+    fmt = readable_format(from_format, source)
     name = display_name(source)
     if probs is not None:
-        if fmt != "pharaoh":
+        if not fmt.takes_probs_file:
             raise CorpusError("--probs goes with a Pharaoh links file", path=name)
         sentences: Iterable[AlignedSentence] = read_pharaoh_with_probs(
             source, probs, one_based=one_based
@@ -83,7 +84,7 @@ def convert(
         sentences,
         corpus,
         name=name,
-        implicit_tail=fmt == "naacl",
+        implicit_tail=fmt.implicit_tail,
         one_based=one_based,
     )
     write_sentences(sentences, to_format, output, one_based=write_one_based)

@@ -10,12 +10,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from align_cli.io.formats import READ_FORMATS
+from align_cli.io.formats import AUTO, READ_CHOICES
 from align_cli.signature import evaluation_signature
 from align_cli.tools.evaluate import EvaluationResult, SentenceScore, evaluate_files
 from align_cli.types import Link
 
-FORMAT_CHOICE = click.Choice(("auto", *READ_FORMATS))
+FORMAT_CHOICE = click.Choice(READ_CHOICES)
 
 
 @click.command("eval")
@@ -45,8 +45,8 @@ FORMAT_CHOICE = click.Choice(("auto", *READ_FORMATS))
     help="The 'source ||| target' corpus: every index is checked against its sentence, and "
     "--per-sentence shows the words.",
 )
-@click.option("--gold-format", type=FORMAT_CHOICE, default="auto", show_default=True)
-@click.option("--pred-format", type=FORMAT_CHOICE, default="auto", show_default=True)
+@click.option("--gold-format", type=FORMAT_CHOICE, default=AUTO, show_default=True)
+@click.option("--pred-format", type=FORMAT_CHOICE, default=AUTO, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 def eval_command(
     gold: str,

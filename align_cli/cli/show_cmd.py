@@ -23,9 +23,9 @@ from align_cli.cli.options import (
     preset_option,
 )
 from align_cli.errors import XalignError
-from align_cli.io.formats import READ_FORMATS
+from align_cli.io.formats import AUTO, READ_CHOICES
 
-FORMAT_CHOICE = click.Choice(("auto", *READ_FORMATS))
+FORMAT_CHOICE = click.Choice(READ_CHOICES)
 
 
 @click.command("show")
@@ -45,14 +45,14 @@ FORMAT_CHOICE = click.Choice(("auto", *READ_FORMATS))
     "--matrix also shades the cells).",
 )
 @click.option("--alignment-one-based", is_flag=True, help="The alignment file is 1-based.")
-@click.option("--alignment-format", type=FORMAT_CHOICE, default="auto", show_default=True)
+@click.option("--alignment-format", type=FORMAT_CHOICE, default=AUTO, show_default=True)
 @click.option("-g", "--gold", type=click.Path(dir_okay=False), help="Gold links to compare with.")
 @click.option(
     "--gold-one-based",
     is_flag=True,
     help="GOLD's indices start at 1 (true of the standard gold sets).",
 )
-@click.option("--gold-format", type=FORMAT_CHOICE, default="auto", show_default=True)
+@click.option("--gold-format", type=FORMAT_CHOICE, default=AUTO, show_default=True)
 @click.option("-m", "--model", help="Align with this model (folder, hub id or opus-mt-xx-yy).")
 @click.option(
     "--lines", "lines_spec", help="1-based lines to show: 3,7 or 10-12 (default: line 1)."

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from align_cli.cli.options import device_options, language_options
 from align_cli.errors import XalignError
-from align_cli.io.formats import READ_FORMATS
+from align_cli.io.formats import AUTO, READ_CHOICES
 from align_cli.settings import EXTRACTION_METHODS, POOLINGS, BatchingSettings
 
 if TYPE_CHECKING:
@@ -39,8 +39,8 @@ SHIFT_CHOICES = {"both": (False, True), "no": (False,), "yes": (True,)}
 )
 @click.option(
     "--gold-format",
-    type=click.Choice(("auto", *READ_FORMATS)),
-    default="auto",
+    type=click.Choice(READ_CHOICES),
+    default=AUTO,
     show_default=True,
 )
 @click.option(

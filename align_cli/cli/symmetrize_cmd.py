@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from align_cli.io.formats import READ_FORMATS, WRITE_FORMATS
+from align_cli.io.formats import AUTO, LINK_WRITE_FORMATS, READ_CHOICES
 from align_cli.settings import SYMMETRIZATIONS
 from align_cli.tools.convert import symmetrize_files, write_sentences
 
@@ -28,8 +28,8 @@ from align_cli.tools.convert import symmetrize_files, write_sentences
 @click.option(
     "--from",
     "from_format",
-    type=click.Choice(("auto", *READ_FORMATS)),
-    default="auto",
+    type=click.Choice(READ_CHOICES),
+    default=AUTO,
     show_default=True,
     help="Format of both inputs.",
 )
@@ -38,7 +38,7 @@ from align_cli.tools.convert import symmetrize_files, write_sentences
 @click.option(
     "--to",
     "to_format",
-    type=click.Choice(WRITE_FORMATS[:-1]),
+    type=click.Choice(LINK_WRITE_FORMATS),
     default="pharaoh",
     show_default=True,
     help="Output format.",

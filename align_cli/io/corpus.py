@@ -50,7 +50,8 @@ def open_binary(path: str | Path) -> Iterator[BinaryIO]:
         handle.close()
 
 
-def _display(path: str | Path) -> str:
+def display_name(path: str | Path) -> str:
+    """How messages name a file: ``-`` is standard input."""
     return "<stdin>" if str(path) == "-" else str(path)
 
 
@@ -69,7 +70,7 @@ def read_lines(
     before ``start`` are skipped without being decoded, so that a resumed run or a shard
     never fails on a line that is not its own.
     """
-    name = _display(path)
+    name = display_name(path)
     if stop is not None and stop <= start:
         return
     with open_binary(path) as handle:
@@ -112,7 +113,7 @@ def count_lines(path: str | Path) -> int:
 
     A last line without a final newline counts; an empty file has no lines.
     """
-    name = _display(path)
+    name = display_name(path)
     if name == "<stdin>":
         raise CorpusError("stdin cannot be counted ahead of reading; give a file")
     count = 0
@@ -190,7 +191,7 @@ def read_joined(
     is given: it is then called with the line number and the reason, and the line becomes
     an empty pair, so that the output keeps one line per input line.
     """
-    name = _display(path)
+    name = display_name(path)
     lines = read_lines(path, encoding_errors=encoding_errors, start=start, stop=stop)
     for index, (line_no, text) in enumerate(lines, start=start):
         try:
@@ -227,10 +228,10 @@ def read_parallel(
         if src is None or tgt is None:
             shorter, longer = (src_path, tgt_path) if src is None else (tgt_path, src_path)
             raise CorpusError(
-                f"the file ends here, but {_display(longer)} has a line {index + 1}; the two "
+                f"the file ends here, but {display_name(longer)} has a line {index + 1}; the two "
                 "files must have the same number of lines (the pairs before this line "
                 "were aligned and written)",
-                path=_display(shorter),
+                path=display_name(shorter),
                 line=index + 1,
             )
         yield SentencePair(index, tuple(src[1].split()), tuple(tgt[1].split()), src[0])

@@ -33,12 +33,19 @@ from pathlib import Path
 from typing import Any
 
 from align_cli.errors import XalignError
-from align_cli.io.formats import format_giza_a3, format_jsonl, format_pharaoh, format_scores
+from align_cli.io.formats import FORMATS, AlignedSentence, format_scores
 from align_cli.signature import Signature
 from align_cli.types import AlignmentResult
 
-# Lines one pair takes in each output format (GIZA A3 records are three lines).
-RECORD_LINES = {"pharaoh": 1, "jsonl": 1, "giza": 3}
+# Lines one pair takes in each format a run can write (GIZA A3 records are three lines). A
+# resume counts records by lines, so a format whose records vary in length (NAACL) is out,
+# and so is a file of scores alone (it is the --scores file). Shortest records first:
+# pharaoh, jsonl, giza, the order `xalign extract --format` has always listed them in.
+RECORD_LINES = {
+    fmt.name: fmt.lines_per_record
+    for fmt in sorted(FORMATS.values(), key=lambda fmt: fmt.lines_per_record or 0)
+    if fmt.writable and fmt.holds_links and fmt.lines_per_record is not None
+}
 PARTIAL_SUFFIX = ".partial"
 STATE_SUFFIX = ".partial.json"
 STATE_VERSION = 2
@@ -119,13 +126,14 @@ def format_record(
     result: AlignmentResult, output_format: str, *, include_matrix: bool, signature: str
 ) -> str:
     """One pair's output, with its final newline."""
-    if output_format == "pharaoh":
-        return format_pharaoh(result.links) + "\n"
-    if output_format == "jsonl":
-        return format_jsonl(result, include_matrix=include_matrix, signature=signature) + "\n"
-    if output_format == "giza":
-        return format_giza_a3(result, result.pair.index + 1) + "\n"
-    raise XalignError(f"unknown output format {output_format!r}")
+    if output_format not in RECORD_LINES:
+        raise XalignError(f"unknown output format {output_format!r}")
+    sentence = AlignedSentence.from_result(
+        result, include_matrix=include_matrix, signature=signature
+    )
+    text = FORMATS[output_format].write(sentence)
+    assert text is not None  # every record format has lines for every pair
+    return text + "\n"
 
 
 def _is_special_file(path: Path) -> bool:

@@ -10,16 +10,17 @@ from contextlib import ExitStack
 from typing import TextIO
 
 from align_cli.errors import CorpusError
-from align_cli.io.corpus import read_corpus
+from align_cli.io.corpus import display_name, read_corpus
 from align_cli.io.formats import (
+    AUTO,
     AlignedSentence,
+    Format,
     Stream,
     check_indices,
-    detect_format,
-    display_name,
-    format_sentence,
     read_alignments,
+    readable_format,
     with_words,
+    writable_format,
     zip_streams,
 )
 from align_cli.stages.symmetrize import symmetrize
@@ -52,9 +53,14 @@ def attach_corpus(
 
 
 def write_sentences(
-    sentences: Iterable[AlignedSentence], fmt: str, output: str, *, one_based: bool = False
+    sentences: Iterable[AlignedSentence],
+    fmt: str | Format,
+    output: str,
+    *,
+    one_based: bool = False,
 ) -> None:
     """Write ``sentences`` to ``output`` (``-`` is stdout), one record per sentence."""
+    out_format = writable_format(fmt)
     with ExitStack() as stack:
         if output == "-":
             out: TextIO = sys.stdout
@@ -64,12 +70,12 @@ def write_sentences(
             except OSError as error:
                 raise CorpusError(f"cannot write: {error.strerror}", path=output) from None
         for sentence in sentences:
-            if fmt == "giza" and (sentence.src_words is None or sentence.tgt_words is None):
+            if out_format.needs_words and not sentence.has_words:
                 raise CorpusError(
-                    "GIZA A3 output needs the words of each sentence; give the corpus with "
-                    "--corpus (or read a GIZA or JSONL file that carries them)"
+                    f"{out_format.title} output needs the words of each sentence; give the "
+                    "corpus with --corpus (or read a GIZA or JSONL file that carries them)"
                 )
-            text = format_sentence(sentence, fmt, one_based=one_based)
+            text = out_format.write(sentence, one_based=one_based)
             if text is not None:
                 out.write(text + "\n")
         out.flush()
@@ -80,7 +86,7 @@ def symmetrize_files(
     reverse_path: str,
     method: str,
     *,
-    fmt: str = "auto",
+    fmt: str | Format = AUTO,
     one_based: bool = False,
     reverse_is_target_first: bool = False,
     corpus: str | None = None,
@@ -89,22 +95,22 @@ def symmetrize_files(
 
     The result carries the words of the forward file (GIZA, JSONL) or of ``corpus``.
     """
-    forward_format = detect_format(forward_path) if fmt == "auto" else fmt
-    reverse_format = detect_format(reverse_path) if fmt == "auto" else fmt
+    forward_format = readable_format(fmt, forward_path)
+    reverse_format = readable_format(fmt, reverse_path)
     forward_name, reverse_name = display_name(forward_path), display_name(reverse_path)
     forward = attach_corpus(
         read_alignments(forward_path, forward_format, one_based=one_based),
         corpus,
         name=forward_name,
-        implicit_tail=forward_format == "naacl",
+        implicit_tail=forward_format.implicit_tail,
         one_based=one_based,
     )
     reverse = read_alignments(
         reverse_path, reverse_format, one_based=one_based, reverse=reverse_is_target_first
     )
     for fwd, rev in zip_streams(
-        Stream(forward_name, forward, forward_format == "naacl"),
-        Stream(reverse_name, reverse, reverse_format == "naacl"),
+        Stream(forward_name, forward, forward_format.implicit_tail),
+        Stream(reverse_name, reverse, reverse_format.implicit_tail),
     ):
         _check_same_sentence(fwd, rev, forward_name, reverse_name, reverse_is_target_first)
         links = symmetrize(set(fwd.links), set(rev.links), method)

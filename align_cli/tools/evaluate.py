@@ -21,14 +21,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from align_cli.errors import CorpusError
-from align_cli.io.corpus import read_corpus
+from align_cli.io.corpus import display_name, read_corpus
 from align_cli.io.formats import (
+    AUTO,
     AlignedSentence,
+    Format,
     Stream,
     check_indices,
-    detect_format,
-    display_name,
     read_alignments,
+    readable_format,
     zip_streams,
 )
 from align_cli.types import Link
@@ -239,8 +240,8 @@ def evaluate_files(
     gold_path: str,
     pred_path: str,
     *,
-    gold_format: str = "auto",
-    pred_format: str = "auto",
+    gold_format: str | Format = AUTO,
+    pred_format: str | Format = AUTO,
     gold_one_based: bool = False,
     pred_one_based: bool = False,
     reverse_gold: bool = False,
@@ -261,31 +262,30 @@ def evaluate_files(
     """
     if all_sure and ignore_possible:
         raise CorpusError("--all-sure and --ignore-possible exclude each other; give one")
-    gold_format = detect_format(gold_path) if gold_format == "auto" else gold_format
-    pred_format = detect_format(pred_path) if pred_format == "auto" else pred_format
+    gold_fmt = readable_format(gold_format, gold_path)
+    pred_fmt = readable_format(pred_format, pred_path)
     gold_name, pred_name = display_name(gold_path), display_name(pred_path)
     pred_counter = _Counter()
     streams = [
         Stream(
             gold_name,
-            read_alignments(gold_path, gold_format, one_based=gold_one_based, reverse=reverse_gold),
-            implicit_tail=gold_format == "naacl",
+            read_alignments(gold_path, gold_fmt, one_based=gold_one_based, reverse=reverse_gold),
+            implicit_tail=gold_fmt.implicit_tail,
         ),
         Stream(
             pred_name,
             pred_counter.count(
-                read_alignments(
-                    pred_path, pred_format, one_based=pred_one_based, reverse=reverse_pred
-                )
+                read_alignments(pred_path, pred_fmt, one_based=pred_one_based, reverse=reverse_pred)
             ),
-            implicit_tail=pred_format == "naacl",
+            implicit_tail=pred_fmt.implicit_tail,
             empty_means_no_links=True,
         ),
     ]
     if corpus_path is not None:
         streams.append(Stream(display_name(corpus_path), read_corpus((corpus_path,))))
-    gold_zero = _IndexZeroWatch(gold_name, gold_format == "pharaoh" and not gold_one_based)
-    pred_zero = _IndexZeroWatch(pred_name, pred_format == "pharaoh" and not pred_one_based)
+    # Only where the index base is the reader's choice can a file be read in the wrong one.
+    gold_zero = _IndexZeroWatch(gold_name, gold_fmt.takes_one_based and not gold_one_based)
+    pred_zero = _IndexZeroWatch(pred_name, pred_fmt.takes_one_based and not pred_one_based)
 
     def rows() -> Iterator[tuple[frozenset[Link], frozenset[Link], frozenset[Link], Words | None]]:
         for items in zip_streams(*streams):

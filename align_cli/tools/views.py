@@ -11,7 +11,6 @@ them.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -20,13 +19,15 @@ import numpy as np
 
 from align_cli.aligners.base import Aligner
 from align_cli.errors import CorpusError, XalignError
-from align_cli.io.corpus import read_corpus
+from align_cli.io.corpus import display_name, read_corpus
 from align_cli.io.formats import (
+    AUTO,
     AlignedSentence,
+    Format,
     Stream,
-    detect_format,
-    display_name,
     read_alignments,
+    read_jsonl_matrices,  # noqa: F401 - public here too (docs/api.md)
+    readable_format,
     zip_streams,
 )
 from align_cli.tools.evaluate import LinkCounts, count_links, evaluate
@@ -148,36 +149,6 @@ def view_from_result(
     )
 
 
-def read_jsonl_matrices(path: str) -> Iterator[np.ndarray | None]:
-    """The ``matrix`` of each line of an xalign JSONL file (``None`` where absent).
-
-    :func:`align_cli.io.formats.read_jsonl` reads the links and words; this reads the matrices
-    it leaves out, line by line in the same order.
-    """
-    from align_cli.io.corpus import read_lines
-
-    name = display_name(path)
-    for line_no, text in read_lines(path):
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise CorpusError(f"invalid JSON: {error.msg}", path=name, line=line_no) from None
-        matrix = record.get("matrix") if isinstance(record, dict) else None
-        if matrix is None:
-            yield None
-            continue
-        try:
-            values = np.asarray(matrix, dtype=float)
-        except (TypeError, ValueError):  # ragged rows, or not numbers
-            values = None
-        if values is not None and values.size == 0 and values.ndim <= 2:
-            yield None  # an empty pair has nothing to shade
-            continue
-        if values is None or values.ndim != 2:
-            raise CorpusError("'matrix' must be a list of rows of numbers", path=name, line=line_no)
-        yield values
-
-
 def parse_line_numbers(spec: str) -> list[int]:
     """``3,7,10-12`` (1-based line numbers) to sorted 0-based indices without repeats."""
     indices: set[int] = set()
@@ -209,10 +180,10 @@ def views_from_files(
     *,
     corpus: str | None,
     alignment: str,
-    alignment_format: str = "auto",
+    alignment_format: str | Format = AUTO,
     alignment_one_based: bool = False,
     gold: str | None = None,
-    gold_format: str = "auto",
+    gold_format: str | Format = AUTO,
     gold_one_based: bool = False,
 ) -> dict[int, PairView]:
     """The pairs at 0-based ``wanted`` indices, read from the files in one streaming pass.
@@ -220,26 +191,26 @@ def views_from_files(
     The words come from ``corpus`` or, failing that, from the alignment (or gold) file
     when it carries them (JSONL, GIZA). Reading stops after the last wanted pair.
     """
-    fmt = detect_format(alignment) if alignment_format == "auto" else alignment_format
+    fmt = readable_format(alignment_format, alignment)
     streams = [
         Stream(
             display_name(alignment),
             read_alignments(alignment, fmt, one_based=alignment_one_based),
-            implicit_tail=fmt == "naacl",
+            implicit_tail=fmt.implicit_tail,
         )
     ]
     if gold is not None:
-        gold_fmt = detect_format(gold) if gold_format == "auto" else gold_format
+        gold_fmt = readable_format(gold_format, gold)
         streams.append(
             Stream(
                 display_name(gold),
                 read_alignments(gold, gold_fmt, one_based=gold_one_based),
-                implicit_tail=gold_fmt == "naacl",
+                implicit_tail=gold_fmt.implicit_tail,
             )
         )
     if corpus is not None:
         streams.append(Stream(display_name(corpus), read_corpus((corpus,))))
-    matrices: Iterator = read_jsonl_matrices(alignment) if fmt == "jsonl" else iter(())
+    matrices: Iterator = fmt.read_matrices(alignment) if fmt.read_matrices else iter(())
     remaining = set(wanted)
     views: dict[int, PairView] = {}
     count = 0
@@ -287,7 +258,7 @@ def _words(items: tuple, has_corpus: bool) -> tuple[tuple[str, ...], tuple[str, 
 # --------------------------------------------------------------------------- from a model
 
 
-def gold_sentences(gold: str, gold_format: str, one_based: bool) -> list[AlignedSentence]:
+def gold_sentences(gold: str, gold_format: str | Format, one_based: bool) -> list[AlignedSentence]:
     """Every sentence of a gold file (a model run looks them up by index)."""
     return list(read_alignments(gold, gold_format, one_based=one_based))
 
