@@ -4,12 +4,10 @@ A translation tool gets a segment such as ``Click <b>Save file</b> <x/> now`` an
 machine translation without the tags. The word alignment says which target words
 translate which source words, and so where each tag belongs in the translation. This
 module does that placement with pure functions; the alignment itself comes from xalign.
-
-Tags are XML-like tokens found anywhere in the text, glued to words or not:
-``<b>``/``</b>`` pairs (*paired tags*, any name, attributes allowed) and ``<x/>``
-(*standalone tags*: placeholders, line breaks, images). Text that only looks like a tag
-(``a < b``) stays a word. Words are what is left, split on whitespace, as everywhere in
-xalign; link ``(i, j)`` joins source word ``i`` and target word ``j``, 0-based.
+How tagged text is read into words and tags is in :mod:`align_cli.tools.markup`
+(re-exported here); XLIFF's inline codes are read into the same structure by
+:mod:`align_cli.tools.xliff`. Link ``(i, j)`` joins source word ``i`` and target word
+``j``, 0-based.
 
 The rules, in the order they are applied:
 
@@ -23,70 +21,52 @@ The rules, in the order they are applied:
    can do that to two sibling tags), it gives up the words already covered and keeps the
    part outside. So the output is always well nested; a tag may end up *inside* a
    sibling's span when the translation interleaves their words.
-3. **Unaligned tags still appear**: a paired tag none of whose words is aligned (or whose
-   covering span falls outside its parent) becomes an empty pair ``<b></b>``, and a
-   standalone tag sits in a gap between two target words. Both are anchored on the
-   nearest aligned source word: the word right after the tag (the tag goes *before* its
-   first target word), else the word right before it (the tag goes *after* its last
-   target word), then further words, alternating right and left. With no link at all the
-   tag keeps its relative position in the sentence. The position is then clamped into
-   the parent's target span.
+3. **Unaligned tags still appear** (the fallback): a paired tag none of whose words is
+   aligned (or whose covering span falls outside its parent) becomes an empty pair
+   ``<b></b>``, and a standalone tag sits in a gap between two target words. Both are
+   anchored on the nearest aligned source word: the word right after the tag (the tag
+   goes *before* its first target word), else the word right before it (the tag goes
+   *after* its last target word), then further words, alternating right and left. With no
+   link at all the tag keeps its relative position in the sentence. The position is then
+   clamped into the parent's target span.
 4. **No tag is lost or invented**, and the target words keep their order: removing the
    tags from the output gives the target words back.
 
+Each placement records how it was made (:attr:`TargetPlacement.how`), so that callers can
+count the tags the fallback placed.
+
 :func:`transfer_tags` does everything on strings; :func:`parse_markup`,
 :func:`place_tags` and :func:`insert_tags` are the steps, for callers who tokenise
-differently or want the placements.
+differently or want the placements. :func:`target_sequence` gives the output as target
+word indices and tag edges, and :func:`interleave` lays that sequence into the original
+target string (its spacing kept), for writers other than plain text.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from align_cli.errors import XalignError
+from align_cli.tools.markup import (
+    Markup,
+    MarkupError,
+    SourceTag,
+    WordSplitter,
+    is_tag,
+    join_tokens,
+    parse_markup,
+    split_tokens,
+    strip_tags,
+    whitespace_spans,
+)
 from align_cli.types import Link
 
-# An XML-ish tag: a name that starts with a letter or underscore, optional attributes.
-# "a < b" or "<3" do not match and stay words.
-TAG_PATTERN = re.compile(r"</?[A-Za-z_][\w:.\-]*(?:\s[^<>]*)?/?>")
-_TAG_NAME = re.compile(r"</?\s*([A-Za-z_][\w:.\-]*)")
-
-
-class MarkupError(XalignError):
-    """The source markup cannot be read: a closing tag without an opening one, etc."""
-
-
-@dataclass(frozen=True)
-class SourceTag:
-    """One tag of the source sentence.
-
-    A paired tag covers source words ``start``…``end - 1`` (``start == end`` for
-    ``<b></b>``); a standalone tag sits in the gap before word ``start`` (``end ==
-    start``). ``order`` is the tag's rank in the text (0 = first opening or standalone
-    tag), and ``parent`` the index in :attr:`Markup.tags` of the paired tag that encloses
-    it, or ``None``.
-    """
-
-    opening: str  # the tag text as written, e.g. '<b class="x">' or '<x/>'
-    closing: str | None  # '</b>' for a paired tag, None for a standalone one
-    start: int
-    end: int
-    order: int
-    parent: int | None
-
-    @property
-    def paired(self) -> bool:
-        return self.closing is not None
-
-
-@dataclass(frozen=True)
-class Markup:
-    """A sentence split into its words and its tags (tags in text order)."""
-
-    words: tuple[str, ...]
-    tags: tuple[SourceTag, ...]
+# TargetPlacement.how: through the links; through the links, then cut or moved to keep
+# the nesting (rule 2, or a gap clamped into its parent); the fallback of rule 3 (the
+# nearest aligned word); the fallback with no link in the pair at all.
+ALIGNED, TRIMMED, NEAREST, RELATIVE = "aligned", "trimmed", "nearest", "relative"
+PLACEMENT_KINDS = (ALIGNED, TRIMMED, NEAREST, RELATIVE)
+FALLBACK_KINDS = (NEAREST, RELATIVE)
 
 
 @dataclass(frozen=True)
@@ -94,81 +74,14 @@ class TargetPlacement:
     """Where a tag goes in the target: it covers target words ``start``…``end - 1``.
 
     ``start == end`` means an empty pair or a standalone tag in the gap before target
-    word ``start`` (``start == len(target)`` is after the last word).
+    word ``start`` (``start == len(target)`` is after the last word). ``how`` is one of
+    :data:`PLACEMENT_KINDS`.
     """
 
     tag: SourceTag
     start: int
     end: int
-
-
-# --------------------------------------------------------------------------- parsing
-
-
-def _tag_name(tag_text: str) -> str:
-    match = _TAG_NAME.match(tag_text)
-    return match.group(1) if match else tag_text
-
-
-def split_tokens(text: str) -> list[str]:
-    """Whitespace tokens with tags cut off the words they are glued to.
-
-    Tags are found first, so a tag with spaces inside (``<a href="x">``) stays one token.
-    """
-    tokens: list[str] = []
-    position = 0
-    for match in TAG_PATTERN.finditer(text):
-        tokens += text[position : match.start()].split()
-        tokens.append(match.group())
-        position = match.end()
-    tokens += text[position:].split()
-    return tokens
-
-
-def is_tag(token: str) -> bool:
-    return TAG_PATTERN.fullmatch(token) is not None
-
-
-def parse_markup(text: str) -> Markup:
-    """Split ``text`` into words and tags; paired tags must be well nested.
-
-    Raises :class:`MarkupError` for a closing tag that closes nothing or the wrong tag,
-    and for an opening tag never closed.
-    """
-    words: list[str] = []
-    # Tags are built in text order of their opening; a paired tag's end is known only at
-    # its closing tag, so entries stay mutable until then.
-    pending: list[dict] = []
-    open_stack: list[int] = []
-    for token in split_tokens(text):
-        if not is_tag(token):
-            words.append(token)
-            continue
-        parent = open_stack[-1] if open_stack else None
-        if token.startswith("</"):
-            if not open_stack:
-                raise MarkupError(f"closing tag {token} closes nothing in: {text}")
-            opened = pending[open_stack.pop()]
-            if _tag_name(opened["opening"]) != _tag_name(token):
-                raise MarkupError(f"{token} closes {opened['opening']} in: {text}")
-            opened["closing"], opened["end"] = token, len(words)
-        elif token.endswith("/>"):
-            entry = {"opening": token, "closing": None, "start": len(words)}
-            pending.append({**entry, "end": len(words), "parent": parent})
-        else:
-            pending.append(
-                {"opening": token, "closing": None, "start": len(words), "parent": parent}
-            )
-            open_stack.append(len(pending) - 1)
-    if open_stack:
-        raise MarkupError(f"{pending[open_stack[-1]]['opening']} is never closed in: {text}")
-    tags = tuple(
-        SourceTag(
-            entry["opening"], entry["closing"], entry["start"], entry["end"], order, entry["parent"]
-        )
-        for order, entry in enumerate(pending)
-    )
-    return Markup(tuple(words), tags)
+    how: str = ALIGNED
 
 
 # --------------------------------------------------------------------------- placement
@@ -186,6 +99,7 @@ class _Anchors:
                     f"link {i}-{j} is outside a pair of {n_src} source and {n_tgt} target words"
                 )
             self.targets[i].append(j)
+        self.any_link = any(self.targets)
 
     def covering_span(self, start: int, end: int) -> tuple[int, int] | None:
         """The minimal target span covering the links of source words start…end-1."""
@@ -194,8 +108,9 @@ class _Anchors:
             return None
         return min(linked), max(linked) + 1
 
-    def gap(self, left_word: int, right_word: int) -> int:
-        """A target gap for something between source words ``left_word`` and ``right_word``.
+    def gap(self, left_word: int, right_word: int) -> tuple[int, int | None]:
+        """A target gap for something between source words ``left_word`` and ``right_word``,
+        and how far the anchoring word is (``None``: nothing is aligned).
 
         The nearest aligned word decides, right before left at equal distance: the gap
         before the first target word of a word on the right, after the last target word
@@ -204,13 +119,13 @@ class _Anchors:
         for distance in range(max(self.n_src, 1)):
             right, left = right_word + distance, left_word - distance
             if 0 <= right < self.n_src and self.targets[right]:
-                return min(self.targets[right])
+                return min(self.targets[right]), distance
             if 0 <= left < self.n_src and self.targets[left]:
-                return max(self.targets[left]) + 1
+                return max(self.targets[left]) + 1, distance
         # Nothing aligned at all: keep the relative position in the sentence.
         if self.n_src == 0:
-            return 0
-        return round(right_word / self.n_src * self.n_tgt)
+            return 0, None
+        return round(right_word / self.n_src * self.n_tgt), None
 
 
 def _crosses(a: tuple[int, int], b: tuple[int, int]) -> bool:
@@ -236,25 +151,36 @@ def place_tags(markup: Markup, n_tgt: int, links: Iterable[Link]) -> list[Target
     """
     anchors = _Anchors(len(markup.words), n_tgt, links)
     tags = markup.tags
+    placements: list[TargetPlacement] = []
     spans: list[tuple[int, int]] = []
     # Tags are in text order of their opening, which is pre-order: a parent is placed
     # before its children, and siblings left to right.
     for index, tag in enumerate(tags):
         parent_span = (0, n_tgt) if tag.parent is None else spans[tag.parent]
         span: tuple[int, int] | None = None
-        if tag.paired:
-            covering = anchors.covering_span(tag.start, tag.end)
-            if covering is not None:
-                start, end = max(covering[0], parent_span[0]), min(covering[1], parent_span[1])
-                span = (start, end) if start < end else None
-        if span is not None:
-            span = _uncross(span, index, tags, spans)
-        else:
-            gap = anchors.gap(tag.start - 1, tag.end)
-            gap = min(max(gap, parent_span[0]), parent_span[1])
+        how = ALIGNED
+        covering = anchors.covering_span(tag.start, tag.end) if tag.paired else None
+        if covering is not None:
+            start, end = max(covering[0], parent_span[0]), min(covering[1], parent_span[1])
+            span = (start, end) if start < end else None
+            if span is not None:
+                uncrossed = _uncross(span, index, tags, spans)
+                how = ALIGNED if uncrossed == covering else TRIMMED
+                span = uncrossed
+        if span is None:
+            anchored, distance = anchors.gap(tag.start - 1, tag.end)
+            gap = min(max(anchored, parent_span[0]), parent_span[1])
             span = (gap, gap)
+            if distance is None:
+                how = RELATIVE
+            elif distance > 0 or covering is not None or tag.start < tag.end:
+                # Anchored further away, or a paired tag whose own words gave nothing.
+                how = NEAREST
+            else:
+                how = ALIGNED if gap == anchored else TRIMMED
         spans.append(span)
-    return [TargetPlacement(tag, start, end) for tag, (start, end) in zip(tags, spans, strict=True)]
+        placements.append(TargetPlacement(tag, span[0], span[1], how))
+    return placements
 
 
 def _uncross(
@@ -275,6 +201,29 @@ def _uncross(
 
 
 # --------------------------------------------------------------------------- output
+
+
+@dataclass(frozen=True)
+class TagEdge:
+    """A tag in the output sequence: the opening or closing of a paired tag, or a
+    standalone tag (``kind`` ``"open"``, ``"close"`` or ``"point"``)."""
+
+    placement: TargetPlacement
+    kind: str
+
+    @property
+    def tag(self) -> SourceTag:
+        return self.placement.tag
+
+    @property
+    def text(self) -> str:
+        closing = self.placement.tag.closing
+        return closing if self.kind == "close" and closing is not None else self.tag.opening
+
+    @property
+    def closes_words(self) -> bool:
+        """The closing of a paired tag that covers target words (not an empty pair)."""
+        return self.kind == "close" and self.placement.start < self.placement.end
 
 
 @dataclass
@@ -332,12 +281,12 @@ def _build_tree(placements: Sequence[TargetPlacement], tags: Sequence[SourceTag]
     return root
 
 
-def _emit(node: _Node, target_words: Sequence[str], out: list[str]) -> None:
+def _emit(node: _Node, n_words: int, out: list[int | TagEdge]) -> None:
     placement = node.placement
     if placement is not None:
-        out.append(placement.tag.opening)
+        out.append(TagEdge(placement, "open" if placement.tag.paired else "point"))
     start = placement.start if placement else 0
-    end = placement.end if placement else len(target_words)
+    end = placement.end if placement else n_words
     empty_at: dict[int, list[_Node]] = {}
     span_at: dict[int, _Node] = {}
     for child in node.children:
@@ -349,49 +298,74 @@ def _emit(node: _Node, target_words: Sequence[str], out: list[str]) -> None:
     while True:
         # At a gap: empty things first (they sit exactly here), then a span that opens here.
         for child in sorted(empty_at.pop(gap, []), key=lambda c: c.placement.tag.order):
-            _emit(child, target_words, out)
+            _emit(child, n_words, out)
         if gap >= end:
             break
         child = span_at.get(gap)
         if child is not None:
-            _emit(child, target_words, out)
+            _emit(child, n_words, out)
             gap = child.end
         else:
-            out.append(target_words[gap])
+            out.append(gap)
             gap += 1
-    if placement is not None and placement.tag.closing is not None:
-        out.append(placement.tag.closing)
+    if placement is not None and placement.tag.paired:
+        out.append(TagEdge(placement, "close"))
+
+
+def target_sequence(
+    markup: Markup, n_tgt: int, links: Iterable[Link]
+) -> tuple[list[TargetPlacement], list[int | TagEdge]]:
+    """The placements, and the output as target word indices (0…n_tgt-1, in order) with
+    the tag edges between them, well nested."""
+    placements = place_tags(markup, n_tgt, links)
+    out: list[int | TagEdge] = []
+    _emit(_build_tree(placements, markup.tags), n_tgt, out)
+    return placements, out
 
 
 def insert_tags(markup: Markup, target_words: Sequence[str], links: Iterable[Link]) -> list[str]:
     """The target words with the tags of ``markup`` inserted, as a list of tokens."""
-    placements = place_tags(markup, len(target_words), links)
-    tree = _build_tree(placements, markup.tags)
-    out: list[str] = []
-    _emit(tree, target_words, out)
-    return out
+    _, sequence = target_sequence(markup, len(target_words), links)
+    return [target_words[item] if isinstance(item, int) else item.text for item in sequence]
 
 
-def join_tokens(tokens: Sequence[str]) -> str:
-    """Tokens as text: opening tags glued to the next token, closing tags to the previous.
+def interleave(
+    text: str, word_spans: Sequence[tuple[int, int]], sequence: Sequence[int | TagEdge]
+) -> list[str | TagEdge]:
+    """Lay ``sequence`` into ``text``, whose words are at ``word_spans``: the text pieces
+    (they concatenate to ``text`` exactly) with the tag edges between them.
 
-    ``['<b>', 'Enregistrez', '</b>', 'le', '<x/>', 'fichier']`` becomes
-    ``'<b>Enregistrez</b> le <x/> fichier'``.
+    Between two words, the closings of tags that cover words stay glued to the word before
+    (``Save</b> now``) and everything after the last of them is glued to the word after
+    (``Save <x/><i>now``); tags before the first word come after any leading spaces, tags
+    after the last word before any trailing ones.
     """
-    text = ""
-    glue_next = False
-    for token in tokens:
-        closing = is_tag(token) and token.startswith("</")
-        if text and not glue_next and not closing:
-            text += " "
-        text += token
-        glue_next = is_tag(token) and not closing and not token.endswith("/>")
-    return text
+    out: list[str | TagEdge] = []
+    pending: list[TagEdge] = []
+    position = 0
 
+    def lay_gap(next_start: int | None) -> None:
+        gap_text = text[position:] if next_start is None else text[position:next_start]
+        if next_start is None:
+            split = len(pending)  # after the last word: glued to it
+        else:
+            split = max((k + 1 for k, edge in enumerate(pending) if edge.closes_words), default=0)
+        out.extend(pending[:split])
+        if gap_text:
+            out.append(gap_text)
+        out.extend(pending[split:])
+        pending.clear()
 
-def strip_tags(text: str) -> str:
-    """``text`` without its tags, words separated by single spaces."""
-    return " ".join(token for token in split_tokens(text) if not is_tag(token))
+    for item in sequence:
+        if isinstance(item, TagEdge):
+            pending.append(item)
+            continue
+        start, end = word_spans[item]
+        lay_gap(start)
+        out.append(text[start:end])
+        position = end
+    lay_gap(None)
+    return out
 
 
 def transfer_tags(tagged_source: str, target: str | Sequence[str], links: Iterable[Link]) -> str:
@@ -406,16 +380,39 @@ def transfer_tags(tagged_source: str, target: str | Sequence[str], links: Iterab
     return join_tokens(insert_tags(markup, target_words, links))
 
 
+def transfer_into(
+    tagged_source: str,
+    target: str,
+    links: Iterable[Link],
+    split_words: WordSplitter = whitespace_spans,
+) -> str:
+    """As :func:`transfer_tags`, but the tags go into ``target`` as it is: removing them
+    from the result gives ``target`` back character for character (see
+    :func:`interleave` for where spaces go). ``split_words`` splits both sides."""
+    markup = parse_markup(tagged_source, split_words)
+    spans = split_words(target)
+    _, sequence = target_sequence(markup, len(spans), links)
+    pieces = interleave(target, spans, sequence)
+    return "".join(piece if isinstance(piece, str) else piece.text for piece in pieces)
+
+
 __all__ = [
+    "FALLBACK_KINDS",
+    "PLACEMENT_KINDS",
     "Markup",
     "MarkupError",
     "SourceTag",
+    "TagEdge",
     "TargetPlacement",
     "insert_tags",
+    "interleave",
+    "is_tag",
     "join_tokens",
     "parse_markup",
     "place_tags",
     "split_tokens",
     "strip_tags",
+    "target_sequence",
+    "transfer_into",
     "transfer_tags",
 ]
