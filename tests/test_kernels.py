@@ -586,3 +586,122 @@ def test_triton_cuda_matches_float64_reference(
     assert_matches_reference(result, case, dtype)
     torch_result = cross_attention_probs_torch(q, k, key_mask, case.scaling, case.heads)
     assert_matches_reference(torch_result, case, dtype)
+
+
+# --- backend="auto" trusts the kernel only after checking it ------------------------------
+
+
+@pytest.fixture
+def auto_picks_triton(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``auto`` choosing the kernel as on a CUDA machine with triton installed (here with
+    CPU tensors), with no kernel verdict and no warning printed yet in this process."""
+    from align_cli.model import notices
+
+    monkeypatch.setattr(cross_attention_module, "_kernel_verdicts", {})
+    monkeypatch.setattr(notices, "_printed", set())
+
+    def select(device: torch.device, backend: str = "auto") -> str:
+        return "torch" if backend == "torch" else "triton"
+
+    monkeypatch.setattr(cross_attention_module, "select_backend", select)
+
+
+def _kernel_stand_in(monkeypatch: pytest.MonkeyPatch, how: str) -> list[tuple[int, ...]]:
+    """Replace the Triton launch by one that fails ``how``; returns the shapes it ran on."""
+    calls: list[tuple[int, ...]] = []
+
+    def kernel(q, k, key_mask, scaling, heads=None, *, row_offset=0, block_s=None, **_):
+        calls.append(tuple(k.shape))
+        right = cross_attention_probs_torch(q, k, key_mask, scaling, heads, row_offset=row_offset)
+        if how == "fails to compile":
+            raise RuntimeError("CompilationError: at 41:8:\nout of resources: shared memory")
+        if how == "is off by 0.05":
+            return right + 0.05
+        if how == "gives NaN":
+            right[0, 0, 0] = float("nan")
+            return right
+        if how == "drops a head":
+            return cross_attention_probs_torch(q, k, key_mask, scaling, [0], row_offset=row_offset)
+        if how == "fails on long sources" and k.shape[2] < 40:
+            raise RuntimeError("triton.runtime.errors.OutOfResources: out of resource")
+        return right
+
+    monkeypatch.setattr(cross_attention_module, "cross_attention_probs_triton", kernel)
+    return calls
+
+
+@pytest.mark.parametrize("how", ["fails to compile", "is off by 0.05", "gives NaN", "drops a head"])
+def test_auto_falls_back_to_torch_when_the_kernel_fails_its_check(
+    auto_picks_triton: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    how: str,
+) -> None:
+    calls = _kernel_stand_in(monkeypatch, how)
+    case = make_case(5, batch=3, num_heads=4, num_rows=6, num_keys=11, head_dim=32, heads=[1, 2])
+    for _ in range(3):
+        result = cross_attention_probs(case.q, case.k, case.key_mask, case.scaling, case.heads)
+        assert_matches_reference(result, case, torch.float32)
+    # The check ran the kernel on its own small batch only, never on the real ones.
+    assert calls and all(shape[2] == 40 for shape in calls), calls
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("xalign: warning: the fused Triton cross-attention kernel ")
+    assert "(cpu, float32, head size 32); using the torch path instead" in lines[0]
+    expected = "failed to run (RuntimeError" if how == "fails to compile" else "failed its check"
+    assert expected in lines[0]
+
+
+def test_auto_falls_back_when_the_checked_kernel_fails_on_a_new_shape(
+    auto_picks_triton: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls = _kernel_stand_in(monkeypatch, "fails on long sources")
+    long = make_case(6, batch=2, num_heads=4, num_rows=5, num_keys=40, head_dim=32)
+    short = make_case(7, batch=2, num_heads=4, num_rows=5, num_keys=12, head_dim=32)
+    result = cross_attention_probs(long.q, long.k, long.key_mask, long.scaling)
+    assert_matches_reference(result, long, torch.float32)
+    assert capsys.readouterr().err == ""  # checked, and used
+    probed = len(calls)
+    for _ in range(2):
+        result = cross_attention_probs(short.q, short.k, short.key_mask, short.scaling)
+        assert_matches_reference(result, short, torch.float32)
+    assert len(calls) == probed + 1  # it failed once, and was not tried again
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and "failed to run (RuntimeError: triton.runtime" in lines[0], lines
+    cross_attention_probs(long.q, long.k, long.key_mask, long.scaling)
+    assert len(calls) == probed + 1
+
+
+def test_a_callers_mistake_is_not_blamed_on_the_kernel(
+    auto_picks_triton: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _kernel_stand_in(monkeypatch, "works")
+    q = torch.zeros(2, 4, 3, 16)
+    with pytest.raises(ValueError, match="disagree"):
+        cross_attention_probs(q, torch.zeros(2, 4, 5, 32), None, 0.25)
+    with pytest.raises(ValueError, match="distinct"):
+        cross_attention_probs(q, torch.zeros(2, 4, 5, 16), None, 0.25, [1, 1])
+    assert capsys.readouterr().err == ""
+    assert cross_attention_module._kernel_verdicts == {}
+
+
+def test_the_real_kernel_passes_its_check_on_the_interpreter() -> None:
+    """The check must not turn a correct kernel away: run it on Triton's CPU interpreter
+    (a child process, as TRITON_INTERPRET=1 must be set before triton is imported)."""
+    _require_triton()
+    script = (
+        "import torch\n"
+        "from align_cli.model.kernels import cross_attention as m\n"
+        "for dtype, head_dim in ((torch.float32, 32), (torch.bfloat16, 64)):\n"
+        "    assert m.kernel_verified(torch.device('cpu'), dtype, head_dim), (dtype, head_dim)\n"
+        "print(sorted(m._kernel_verdicts.items()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TRITON_INTERPRET": "1"},
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "xalign: warning" not in done.stderr, done.stderr

@@ -8,8 +8,7 @@ asked for, and prefers safetensors weights.
 
 from __future__ import annotations
 
-import json
-import warnings
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,12 @@ from typing import Any
 import torch
 
 from align_cli.errors import ModelError
+from align_cli.model import hub
+from align_cli.model.checkpoint import load_tokenizer, load_weights
+from align_cli.model.devices import resolve_device, resolve_dtype
+from align_cli.model.failures import config_failure, download_advice, hub_failure
 from align_cli.model.kernels.cpu_linear import route_linears_to_onednn
+from align_cli.model.notices import warn_once
 
 OPUS_MT_ORGANISATION = "Helsinki-NLP"
 
@@ -27,6 +31,11 @@ def resolve_model_name(name: str) -> str:
     path = Path(name).expanduser()
     if path.is_dir():
         return str(path)
+    if path.exists():
+        raise ModelError(
+            f"--model {name!r} is a file, not a model folder; give the folder that holds its "
+            "config.json, weights and tokenizer files"
+        )
     if name.startswith("opus-mt-") and "/" not in name:
         return f"{OPUS_MT_ORGANISATION}/{name}"
     # A hub id is "name" or "organisation/name"; anything else can only be a local path.
@@ -38,65 +47,29 @@ def resolve_model_name(name: str) -> str:
     return name
 
 
-def _brief(error: BaseException) -> str:
-    """The first line of an exception's message: transformers' messages run to paragraphs,
-    and xalign's errors are one line."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    first = lines[0] if lines else type(error).__name__
-    return first if len(first) <= 240 else first[:237] + "..."
-
-
-def _config_failure(name: str, source: str, error: BaseException) -> ModelError:
-    """A local folder whose config.json transformers cannot use."""
-    config_file = Path(source) / "config.json"
-    try:
-        model_type = json.loads(config_file.read_text(encoding="utf-8")).get("model_type")
-    except (OSError, ValueError, AttributeError):
-        model_type = None
-    if model_type and "recognize" in str(error).lower():
-        from transformers import __version__ as transformers_version
-
-        return ModelError(
-            f"{source}: transformers {transformers_version} does not know the model type "
-            f"{model_type!r}; upgrade transformers, or pass --trust-remote-code if the model "
-            "ships its own code and you trust it"
-        )
-    return ModelError(f"{source} holds no usable config.json ({_brief(error)})")
-
-
-def _hub_failure(name: str, resolved: str, error: BaseException) -> ModelError:
-    return ModelError(
-        f"could not load model {name!r} ({resolved}) from the Hugging Face hub or its cache "
-        f"({type(error).__name__}); without network, download it elsewhere with "
-        f"`hf download {resolved} --local-dir DIR` and pass --model DIR"
-    )
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
+def _hub_access(
+    name: str, resolved: str, revision: str | None
+) -> tuple[contextlib.AbstractContextManager[None], str | None]:
+    """How to load the hub id ``resolved``: normally, or from the cache in offline mode
+    when the hub cannot be reached (then with the cached revision); fails at once when it
+    can neither be reached nor found in the cache."""
+    if hub.offline_by_user():
+        return contextlib.nullcontext(), None
+    reason = hub.unreachable_reason(resolved, revision)
+    if reason is None:
+        return contextlib.nullcontext(), None
+    snapshot = hub.cached_snapshot(resolved, revision)
+    called = f"{name!r} ({resolved})" if name != resolved else f"{resolved!r}"
+    if snapshot is None:
         raise ModelError(
-            "--device cuda was asked for but no CUDA GPU is available; use --device cpu"
+            f"cannot reach the Hugging Face hub ({reason}) and model {called} is not in the "
+            f"local cache ({hub.cache_folder()}); " + download_advice(resolved, revision)
         )
-    return torch.device(device)
-
-
-def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """``auto`` is float32 on the CPU and bfloat16 (else float16) on a GPU."""
-    if dtype == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.float32
-    choices = {
-        "float32": torch.float32,
-        "bfloat16": torch.bfloat16,
-        "float16": torch.float16,
-        "float64": torch.float64,
-    }
-    if dtype not in choices:
-        raise ModelError(f"unknown --dtype {dtype!r}; choose auto, {', '.join(choices)}")
-    return choices[dtype]
+    warn_once(
+        f"cannot reach the Hugging Face hub ({reason}); using the cached copy of {resolved} "
+        f"(revision {snapshot.name[:12]}, {snapshot})"
+    )
+    return hub.offline(), snapshot.name
 
 
 def is_encoder_only(config: Any) -> bool:
@@ -149,6 +122,24 @@ class LoadedModel:
         return min(known) if known else 1_000_000
 
     @property
+    def position_limit(self) -> int | None:
+        """Tokens one side can have before the model runs out of positions (an
+        IndexError past it); ``None`` for relative positions (T5), which have no end."""
+        config = self.model.config
+        names = ("max_position_embeddings", "n_positions")
+        known = [getattr(config, name, None) for name in names]
+        known = [value for value in known if isinstance(value, int) and value > 0]
+        if not known:
+            return None
+        limit = min(known)
+        # RoBERTa and XLM-R number positions from padding_idx + 1 (514 rows, 512 tokens).
+        embeddings = getattr(self.model, "embeddings", None)
+        padding_idx = getattr(embeddings, "padding_idx", None)
+        if isinstance(padding_idx, int) and hasattr(embeddings, "position_embeddings"):
+            limit -= padding_idx + 1
+        return max(limit, 1)
+
+    @property
     def decoder_start_id(self) -> int:
         """The token a teacher-forced decoder input starts with."""
         config = self.model.config
@@ -178,7 +169,7 @@ def load_model(
     """
     # Imported lazily: transformers takes seconds to import and `xalign eval` never needs it.
     import transformers
-    from transformers import AutoConfig, AutoTokenizer
+    from transformers import AutoConfig
 
     # Progress bars and advice from transformers would land in the user's stderr log on
     # every run; xalign reports what matters itself.
@@ -188,59 +179,34 @@ def load_model(
     source = resolve_model_name(name)
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
+    local = Path(source).is_dir()
+    access: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    cached_revision = None
+    if not local:
+        access, cached_revision = _hub_access(name, source, revision)
     common: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
-    try:
-        config = AutoConfig.from_pretrained(source, **common)
-    except (OSError, ValueError) as error:
-        if Path(source).is_dir():
-            raise _config_failure(name, source, error) from None
-        raise _hub_failure(name, source, error) from None
+    with access:
+        try:
+            config = AutoConfig.from_pretrained(source, **common)
+        except ModelError:
+            raise
+        except Exception as error:  # a broken config.json raises anything (TypeError, ...)
+            if local:
+                raise config_failure(name, source, error) from None
+            raise hub_failure(name, source, error, revision) from None
 
-    encoder_decoder = bool(getattr(config, "is_encoder_decoder", False))
-    bare = not encoder_decoder and is_encoder_only(config)
-    auto_class = transformers.AutoModel if bare else transformers.AutoModelForSeq2SeqLM
-    if not bare and not encoder_decoder:
-        raise ModelError(
-            f"{name!r} is a {config.model_type!r} model, neither a translation "
-            "(encoder-decoder) model with cross-attention nor an encoder-only one (decoder-only "
-            "models are not supported); use a translation model (Marian, M2M100, NLLB, mBART, "
-            "T5, BART, FSMT) or an encoder such as mBERT, XLM-R or LaBSE"
-        )
-    try:
-        model = auto_class.from_pretrained(
-            source,
-            config=config,
-            dtype=torch_dtype,
-            attn_implementation="sdpa",
-            use_safetensors=None,
-            **common,
-        )
-    except ValueError as error:
-        # transformers calls the kernel "sdpa" or, for FSMT, "scaled_dot_product_attention".
-        message = str(error).lower()
-        if "sdpa" not in message and "scaled_dot_product_attention" not in message:
-            raise ModelError(f"cannot load {name!r} for alignment: {_brief(error)}") from None
-        # Some architectures have no SDPA kernel; eager attention is correct, only slower.
-        model = auto_class.from_pretrained(source, config=config, dtype=torch_dtype, **common)
-    except OSError as error:
-        if Path(source).is_dir():
-            raise ModelError(f"{source} holds no loadable weights ({_brief(error)})") from None
-        raise _hub_failure(name, source, error) from None
-    try:
-        with warnings.catch_warnings():
-            # MarianTokenizer asks for sacremoses, which it only uses for an optional
-            # punctuation normaliser that alignment never calls.
-            warnings.filterwarnings("ignore", message=".*sacremoses.*")
-            tokenizer = AutoTokenizer.from_pretrained(source, **common)
-    except (OSError, ValueError) as error:
-        raise ModelError(f"cannot load the tokenizer of {name!r}: {_brief(error)}") from None
-    except ImportError as error:
-        # FSMT's tokenizer needs sacremoses, which transformers does not install.
-        raise ModelError(
-            f"the tokenizer of {name!r} needs a package that is not installed "
-            f"({_brief(error)}); "
-            "install it with pip and run again"
-        ) from None
+        encoder_decoder = bool(getattr(config, "is_encoder_decoder", False))
+        bare = not encoder_decoder and is_encoder_only(config)
+        auto_class = transformers.AutoModel if bare else transformers.AutoModelForSeq2SeqLM
+        if not bare and not encoder_decoder:
+            raise ModelError(
+                f"{name!r} is a {config.model_type!r} model, neither a translation "
+                "(encoder-decoder) model with cross-attention nor an encoder-only one "
+                "(decoder-only models are not supported); use a translation model (Marian, "
+                "M2M100, NLLB, mBART, T5, BART, FSMT) or an encoder such as mBERT, XLM-R or LaBSE"
+            )
+        model = load_weights(name, source, local, auto_class, config, torch_dtype, common)
+        tokenizer = load_tokenizer(name, source, local, config, common)
     model.to(torch_device)
     model.eval()
     # Alignment never trains: without gradients every call takes the same kernels, with
@@ -255,7 +221,7 @@ def load_model(
         source=source,
         model=model,
         tokenizer=tokenizer,
-        revision=revision or getattr(config, "_commit_hash", None),
+        revision=revision or getattr(config, "_commit_hash", None) or cached_revision,
         device=torch_device,
         dtype=torch_dtype,
         linear_backend=linear_backend,

@@ -20,6 +20,14 @@ Two implementations with one contract:
 :func:`cross_attention_probs` picks one of them. Triton is optional: nothing here imports
 it until the Triton path is asked for.
 
+``backend="auto"`` trusts the kernel only after checking it: the first time it would run on
+a device, dtype and head size, it runs on a small batch (one source tile and the two-pass
+path, padding, a fully padded source, a head subset, a row offset) beside the torch path.
+A kernel that fails to compile or run, or disagrees, is not used again in this process: one
+warning line on stderr, and the torch path (same results, more memory traffic) takes over.
+A kernel that fails later on a new shape falls back the same way. ``backend="triton"``
+insists on the kernel, checked or not.
+
 Contract shared by all three functions:
 
 * ``key_mask`` is ``[B, S]`` (bool or integer, nonzero = real source token, like a Hugging
@@ -41,6 +49,7 @@ from typing import Literal
 import torch
 
 from align_cli.errors import XalignError
+from align_cli.model.notices import warn_once
 
 Backend = Literal["auto", "torch", "triton"]
 BACKENDS: tuple[str, ...] = ("auto", "torch", "triton")
@@ -207,11 +216,83 @@ def cross_attention_probs_triton(
     )
 
 
+# (device, dtype, head size) -> why the kernel is not used there, or None once it passed.
+_kernel_verdicts: dict[tuple[str, str, int], str | None] = {}
+# Agreement asked of the kernel on the probe: both paths compute in fp32 from the same
+# inputs (about 1e-6 apart); a wrong mask, head or tile is off by far more.
+PROBE_TOLERANCE = {"atol": 1e-4, "rtol": 1e-3}
+
+
+def _probe_kernel(device: torch.device, dtype: torch.dtype, head_dim: int) -> None:
+    """Run the kernel beside the torch path on a small batch; raise on any disagreement."""
+    generator = torch.Generator().manual_seed(0)
+    batch, num_heads, num_rows, num_keys = 3, 4, 9, 40
+    q = torch.randn(batch, num_heads, num_rows, head_dim, generator=generator)
+    k = torch.randn(batch, num_heads, num_keys, head_dim, generator=generator)
+    key_mask = torch.ones(batch, num_keys, dtype=torch.bool)
+    key_mask[1, 23:] = False  # padding
+    key_mask[2] = False  # a source that is all padding: zero rows
+    q, k, key_mask = q.to(device, dtype), k.to(device, dtype), key_mask.to(device)
+    scaling = head_dim**-0.5
+    for heads, row_offset, block_s in ((None, 0, None), ([3, 1], 1, 16)):
+        expected = cross_attention_probs_torch(
+            q, k, key_mask, scaling, heads, row_offset=row_offset
+        )
+        result = cross_attention_probs_triton(
+            q, k, key_mask, scaling, heads, row_offset=row_offset, block_s=block_s
+        )
+        if result.shape != expected.shape or result.dtype != expected.dtype:
+            raise ValueError(f"it returned {tuple(result.shape)} {result.dtype}")
+        if not torch.isfinite(result).all():
+            raise ValueError("it returned NaN or infinite probabilities")
+        if not torch.allclose(result, expected, **PROBE_TOLERANCE):
+            gap = (result - expected).abs().max().item()
+            raise ValueError(f"it disagrees with the torch path by up to {gap:.2g}")
+
+
+def _describe(device: torch.device, dtype: torch.dtype, head_dim: int) -> str:
+    return f"{device}, {str(dtype).removeprefix('torch.')}, head size {head_dim}"
+
+
+def _give_up_on_kernel(key: tuple[str, str, int], where: str, reason: str) -> None:
+    _kernel_verdicts[key] = reason
+    warn_once(
+        f"the fused Triton cross-attention kernel {reason} ({where}); using the torch path "
+        "instead (same results, slower)"
+    )
+
+
+def kernel_verified(
+    device: torch.device, dtype: torch.dtype = torch.float32, head_dim: int = 64
+) -> bool:
+    """Whether the Triton kernel passed its check on ``device`` for ``dtype`` and
+    ``head_dim`` (checked once per process and combination; a failure warns once)."""
+    key = (str(device), str(dtype), int(head_dim))
+    if key not in _kernel_verdicts:
+        try:
+            _probe_kernel(device, dtype, head_dim)
+        except Exception as error:  # compile errors, launch errors, wrong numbers
+            _give_up_on_kernel(key, _describe(device, dtype, head_dim), _failure(error))
+        else:
+            _kernel_verdicts[key] = None
+    return _kernel_verdicts[key] is None
+
+
+def _failure(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    text = text if len(text) <= 160 else text[:157] + "..."
+    if isinstance(error, ValueError) and text.startswith("it "):
+        return f"failed its check: {text}"
+    return f"failed to run ({type(error).__name__}: {text})" if text else "failed to run"
+
+
 def select_backend(device: torch.device, backend: str = "auto") -> Literal["torch", "triton"]:
     """Decide which implementation :func:`cross_attention_probs` uses for ``device``.
 
     ``auto`` takes Triton for CUDA tensors when triton is installed and torch otherwise
-    (the CPU interpreter is far too slow to be picked without being asked for).
+    (the CPU interpreter is far too slow to be picked without being asked for); the
+    dispatcher then uses the kernel only once it passed its check (:func:`kernel_verified`).
     ``triton`` insists on the kernel and raises :class:`XalignError` where it cannot run.
     """
     if backend not in BACKENDS:
@@ -251,6 +332,19 @@ def cross_attention_probs(
     See the module docstring for the contract and :func:`select_backend` for how
     ``backend`` ("auto", "torch" or "triton") picks the implementation.
     """
-    if select_backend(q.device, backend) == "triton":
+    chosen = select_backend(q.device, backend)
+    if chosen == "triton" and backend == "triton":
         return cross_attention_probs_triton(q, k, key_mask, scaling, heads, row_offset=row_offset)
+    if chosen == "triton":
+        _check_inputs(q, k, key_mask, row_offset)  # a caller's mistake is not the kernel's
+        resolve_heads(heads, q.shape[1])
+    head_dim = q.shape[-1] if q.dim() == 4 else 0
+    if chosen == "triton" and kernel_verified(q.device, q.dtype, head_dim):
+        try:
+            return cross_attention_probs_triton(
+                q, k, key_mask, scaling, heads, row_offset=row_offset
+            )
+        except Exception as error:  # a shape the check did not cover fails to compile...
+            key = (str(q.device), str(q.dtype), int(head_dim))
+            _give_up_on_kernel(key, _describe(q.device, q.dtype, head_dim), _failure(error))
     return cross_attention_probs_torch(q, k, key_mask, scaling, heads, row_offset=row_offset)
