@@ -156,7 +156,9 @@ def test_shift_choice_and_line_count_mismatch(
 ) -> None:
     folder = str(family_models.folder("bart"))
     corpus, gold = hansards
-    report = run_json(capsys, ["sweep", str(corpus), str(gold), "-m", folder, "--shift", "no"])
+    report = run_json(
+        capsys, ["sweep", str(corpus), str(gold), "-m", folder, "--shift", "no", "--gold-one-based"]
+    )
     assert len(report["results"]) == 2 * 5
     assert not any(row["shift"] for row in report["results"])
     assert "--no-shift" in report["best"]["extract_options"]

@@ -8,6 +8,7 @@ import click
 
 from align_cli.errors import CorpusError
 from align_cli.io.corpus import display_name
+from align_cli.io.files import check_paths
 from align_cli.io.formats import (
     AUTO,
     READ_CHOICES,
@@ -16,8 +17,14 @@ from align_cli.io.formats import (
     read_alignments,
     read_pharaoh_with_probs,
     readable_format,
+    writable_format,
 )
-from align_cli.tools.convert import attach_corpus, write_sentences
+from align_cli.tools.convert import (
+    attach_corpus,
+    implicit_tail_warning,
+    require_scores,
+    write_sentences,
+)
 
 
 @click.command("convert")
@@ -51,7 +58,13 @@ from align_cli.tools.convert import attach_corpus, write_sentences
     help="awesome-align --output_prob_file that goes with a Pharaoh IN (scores per link).",
 )
 @click.option("--write-one-based", is_flag=True, help="Write Pharaoh output 1-based.")
-@click.option("-o", "--output", default="-", show_default=True, help="Output file.")
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    help="Output file (written whole or not at all; gzipped when it ends in .gz).",
+)
 def convert(
     source: str,
     from_format: str,
@@ -68,8 +81,11 @@ def convert(
     Every link is kept, sure and possible alike, where the target format can hold it
     (GIZA A3 has no possible links and writes them as links).
     """
+    named_inputs = [("IN", source), ("--corpus", corpus), ("--probs", probs)]
+    check_paths(named_inputs, [("-o", output)])
     fmt = readable_format(from_format, source)
     name = display_name(source)
+    out_format = writable_format(to_format)
     if probs is not None:
         if not fmt.takes_probs_file:
             raise CorpusError("--probs goes with a Pharaoh links file", path=name)
@@ -87,4 +103,9 @@ def convert(
         implicit_tail=fmt.implicit_tail,
         one_based=one_based,
     )
-    write_sentences(sentences, to_format, output, one_based=write_one_based)
+    if out_format.scores_only:
+        sentences = require_scores(sentences, name, f"--to {to_format}")
+    warning = None if corpus else implicit_tail_warning([(name, fmt)], out_format)
+    if warning:
+        click.echo(f"xalign: warning: {warning}", err=True)
+    write_sentences(sentences, out_format, output, one_based=write_one_based)

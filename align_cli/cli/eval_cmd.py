@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from align_cli.io.files import check_paths, stdout_errors
 from align_cli.io.formats import AUTO, READ_CHOICES
 from align_cli.signature import evaluation_signature
 from align_cli.tools.evaluate import EvaluationResult, SentenceScore, evaluate_files
@@ -69,6 +70,8 @@ def eval_command(
     are NAACL, GIZA A3 or JSONL files. Pharaoh files are read 0-based unless told
     otherwise: the standard gold sets are 1-based, so they need --gold-one-based.
     """
+    named_inputs = [("GOLD", gold), ("PRED", pred), ("--corpus", corpus)]
+    check_paths(named_inputs, [("standard output", "-")])
     result = evaluate_files(
         gold,
         pred,
@@ -94,9 +97,25 @@ def eval_command(
     for warning in result.warnings:
         click.echo(f"xalign: warning: {warning}", err=True)
     click.echo(f"xalign: signature {signature}", err=True)
-    if as_json:
-        click.echo(json.dumps({**result.to_dict(), "signature": str(signature)}))
-        return
+    with stdout_errors():  # a full disk or /dev/full: one line, not a traceback
+        if as_json:
+            click.echo(json.dumps({**result.to_dict(), "signature": str(signature)}))
+        else:
+            print_report(
+                result, gold, pred, gold_one_based, pred_one_based, reverse_gold, reverse_pred
+            )
+
+
+def print_report(
+    result: EvaluationResult,
+    gold: str,
+    pred: str,
+    gold_one_based: bool,
+    pred_one_based: bool,
+    reverse_gold: bool,
+    reverse_pred: bool,
+) -> None:
+    """The tables (and the worst sentences) on standard output."""
     console = Console(file=sys.stdout, highlight=False)
     conventions = (
         f"gold {'1' if gold_one_based else '0'}-based{', reversed' if reverse_gold else ''}, "

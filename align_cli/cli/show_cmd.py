@@ -23,7 +23,9 @@ from align_cli.cli.options import (
     preset_option,
 )
 from align_cli.errors import XalignError
+from align_cli.io.files import check_paths, stdout_errors
 from align_cli.io.formats import AUTO, READ_CHOICES
+from align_cli.io.sources import is_seekable
 
 FORMAT_CHOICE = click.Choice(READ_CHOICES)
 
@@ -33,20 +35,18 @@ FORMAT_CHOICE = click.Choice(READ_CHOICES)
     "-i",
     "--input",
     "corpus",
-    type=click.Path(dir_okay=False),
     help="The 'source ||| target' corpus (needed with --model; optional when the "
     "alignment file carries the words, as JSONL does).",
 )
 @click.option(
     "-a",
     "--alignment",
-    type=click.Path(dir_okay=False),
     help="Predicted links: Pharaoh, NAACL, GIZA A3 or xalign JSONL (JSONL written with "
     "--matrix also shades the cells).",
 )
 @click.option("--alignment-one-based", is_flag=True, help="The alignment file is 1-based.")
 @click.option("--alignment-format", type=FORMAT_CHOICE, default=AUTO, show_default=True)
-@click.option("-g", "--gold", type=click.Path(dir_okay=False), help="Gold links to compare with.")
+@click.option("-g", "--gold", help="Gold links to compare with.")
 @click.option(
     "--gold-one-based",
     is_flag=True,
@@ -65,7 +65,6 @@ FORMAT_CHOICE = click.Choice(READ_CHOICES)
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False),
     help="Write a figure (.png, .svg or .pdf; needs matplotlib) instead of the terminal view.",
 )
 @click.option("--title", help="A title above the figure.")
@@ -110,6 +109,15 @@ def show_command(
         raise XalignError("--lines and --worst exclude each other; give one")
     if worst and gold is None:
         raise XalignError("--worst ranks sentences by AER and needs --gold FILE")
+    named_inputs = [("-i", corpus), ("-a", alignment), ("-g", gold)]
+    check_paths(named_inputs, [("-o", output or "-")], model_folders=[model])
+    if worst and model is None:
+        for option, path in named_inputs:
+            if path is not None and not is_seekable(path):
+                raise XalignError(
+                    f"--worst reads the files twice (to rank the sentences, then to draw them), "
+                    f"but {option} {path} can be read only once; give a regular file"
+                )
     from align_cli.tools.evaluate import evaluate_files
     from align_cli.tools.views import (
         gold_sentences,
@@ -172,8 +180,9 @@ def show_command(
         if not quiet:
             click.echo(f"xalign: wrote {path} ({len(views)} pair(s))", err=True)
         return
-    console = Console(file=sys.stdout, highlight=False)
-    color = console.color_system is not None
-    for view in views:
-        console.print(render_terminal(view, width=console.width, color=color))
-    console.print(render_legend(views, color=color))
+    with stdout_errors():
+        console = Console(file=sys.stdout, highlight=False)
+        color = console.color_system is not None
+        for view in views:
+            console.print(render_terminal(view, width=console.width, color=color))
+        console.print(render_legend(views, color=color))

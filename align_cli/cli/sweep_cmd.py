@@ -14,6 +14,7 @@ from rich.text import Text
 
 from align_cli.cli.options import device_options, language_options
 from align_cli.errors import XalignError
+from align_cli.io.files import check_paths, stdout_errors
 from align_cli.io.formats import AUTO, READ_CHOICES
 from align_cli.settings import EXTRACTION_METHODS, POOLINGS, BatchingSettings
 
@@ -120,18 +121,24 @@ def sweep_command(
     """
     if batch_size < 1 or max_tokens < 1:
         raise XalignError("--batch-size and --max-tokens must be positive")
-    from align_cli.io.corpus import read_corpus
-    from align_cli.io.formats import read_alignments
+    named_inputs = [("CORPUS", corpus), ("GOLD", gold)]
+    check_paths(named_inputs, [("standard output", "-")], model_folders=[model])
+    from align_cli.io.corpus import display_name, read_corpus
+    from align_cli.io.formats import read_alignments, readable_format
     from align_cli.model.loading import load_model
     from align_cli.tools.sweep import sweep
 
+    gold_fmt = readable_format(gold_format, gold)
     loaded = load_model(
         model, device=device, dtype=dtype, revision=revision, trust_remote_code=trust_remote_code
     )
     result = sweep(
         loaded,
-        read_corpus((corpus,)),
-        read_alignments(gold, gold_format, one_based=gold_one_based),
+        read_corpus((corpus,), option_hints=False),
+        read_alignments(gold, gold_fmt, one_based=gold_one_based),
+        gold_name=display_name(gold),
+        gold_one_based=gold_one_based,
+        watch_index_zero=gold_fmt.takes_one_based and not gold_one_based,
         shifts=SHIFT_CHOICES[shift],
         pooling=pooling,
         method=method,
@@ -162,12 +169,20 @@ def sweep_command(
             f"count as unaligned; corpus lines: {shown}{more}",
             err=True,
         )
-    if as_json:
-        payload = result.to_dict()
-        payload["model"] = model
-        payload["extract_command"] = shlex.join(command)
-        click.echo(json.dumps(payload))
-        return
+    for warning in result.warnings:
+        click.echo(f"xalign: warning: {warning}", err=True)
+    with stdout_errors():
+        if as_json:
+            payload = result.to_dict()
+            payload["model"] = model
+            payload["extract_command"] = shlex.join(command)
+            click.echo(json.dumps(payload))
+        else:
+            print_result(result, top, command)
+
+
+def print_result(result: SweepResult, top: int, command: list[str]) -> None:
+    """The table, the best setting and the command that reproduces it."""
     console = Console(file=sys.stdout, highlight=False)
     console.print(sweep_table(result, top))
     best = result.best

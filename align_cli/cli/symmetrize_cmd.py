@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import click
 
-from align_cli.io.formats import AUTO, LINK_WRITE_FORMATS, READ_CHOICES
+from align_cli.io.corpus import display_name
+from align_cli.io.files import check_paths
+from align_cli.io.formats import AUTO, LINK_WRITE_FORMATS, READ_CHOICES, readable_format
 from align_cli.settings import SYMMETRIZATIONS
-from align_cli.tools.convert import symmetrize_files, write_sentences
+from align_cli.tools.convert import implicit_tail_warning, symmetrize_files, write_sentences
 
 
 @click.command("symmetrize")
@@ -43,7 +45,13 @@ from align_cli.tools.convert import symmetrize_files, write_sentences
     show_default=True,
     help="Output format.",
 )
-@click.option("-o", "--output", default="-", show_default=True, help="Output file.")
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    help="Output file (written whole or not at all; gzipped when it ends in .gz).",
+)
 def symmetrize_command(
     forward: str,
     reverse: str,
@@ -62,6 +70,15 @@ def symmetrize_command(
     other one. Both are read source first unless --rev-is-target-first. Output is 0-based
     Pharaoh by default, source first.
     """
+    named_inputs = [("FWD", forward), ("REV", reverse), ("--corpus", corpus)]
+    check_paths(named_inputs, [("-o", output)])
+    if corpus is None:
+        formats = [
+            (display_name(path), readable_format(from_format, path)) for path in (forward, reverse)
+        ]
+        warning = implicit_tail_warning(formats, to_format)
+        if warning:
+            click.echo(f"xalign: warning: {warning}", err=True)
     sentences = symmetrize_files(
         forward,
         reverse,

@@ -18,41 +18,59 @@ first line one of them lacks, after every pair before it.
 from __future__ import annotations
 
 import gzip
-import sys
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
 from align_cli.errors import CorpusError
+from align_cli.io.sources import is_seekable, open_binary
 from align_cli.types import SentencePair
+
+__all__ = [
+    "SEPARATOR",
+    "UTF8_BOM",
+    "count_lines",
+    "count_pairs",
+    "display_name",
+    "is_seekable",
+    "open_binary",
+    "pairs_from_texts",
+    "raw_lines",
+    "read_corpus",
+    "read_joined",
+    "read_lines",
+    "read_parallel",
+    "split_joined_line",
+]
 
 SEPARATOR = "|||"
 UTF8_BOM = b"\xef\xbb\xbf"
 
 
-@contextmanager
-def open_binary(path: str | Path) -> Iterator[BinaryIO]:
-    """Open ``path`` for reading bytes; ``-`` is stdin and ``*.gz`` is decompressed."""
-    if str(path) == "-":
-        yield sys.stdin.buffer
-        return
-    try:
-        handle: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed below
-    except OSError as error:
-        raise CorpusError(f"cannot open: {error.strerror}", path=str(path)) from None
-    try:
-        if str(path).endswith(".gz"):
-            handle = gzip.GzipFile(fileobj=handle)  # type: ignore[assignment]
-        yield handle
-    finally:
-        handle.close()
-
-
 def display_name(path: str | Path) -> str:
     """How messages name a file: ``-`` is standard input."""
     return "<stdin>" if str(path) == "-" else str(path)
+
+
+_READ_ERRORS = (OSError, EOFError, gzip.BadGzipFile, zlib.error)
+
+
+def raw_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line_no, bytes)`` of every line, 1-based, line end included, undecoded."""
+    name = display_name(path)
+    line_no = 0
+    with open_binary(path) as handle:
+        try:
+            for raw in handle:
+                line_no += 1
+                yield line_no, raw
+        except _READ_ERRORS as error:
+            raise CorpusError(
+                f"cannot read (corrupt or truncated file?): {error}", path=name, line=line_no + 1
+            ) from None
+
+
+LineTap = Callable[[int, bytes], None]
 
 
 def read_lines(
@@ -61,51 +79,53 @@ def read_lines(
     encoding_errors: str = "strict",
     start: int = 0,
     stop: int | None = None,
+    tap: LineTap | None = None,
+    option_hints: bool = True,
 ) -> Iterator[tuple[int, str]]:
     """Yield ``(line_no, text)`` with 1-based line numbers, without the line end.
 
     A UTF-8 byte-order mark at the start of the file is dropped. Undecodable bytes raise a
-    :class:`CorpusError` naming the line, unless ``encoding_errors`` is ``"replace"``.
-    Only lines ``start + 1`` to ``stop`` (all when ``stop`` is None) are yielded; the lines
-    before ``start`` are skipped without being decoded, so that a resumed run or a shard
-    never fails on a line that is not its own.
+    :class:`CorpusError` naming the line, unless ``encoding_errors`` is ``"replace"``; the
+    message suggests ``--encoding-errors`` when ``option_hints`` (the commands that have
+    the option). Only lines ``start + 1`` to ``stop`` (all when ``stop`` is None) are
+    yielded; the lines before ``start`` are skipped without being decoded, so that a
+    resumed run or a shard never fails on a line that is not its own. ``tap`` is given
+    every line read, skipped ones included, as ``(line_no, raw bytes)``.
     """
     name = display_name(path)
-    if stop is not None and stop <= start:
+    if stop is not None and stop <= start and tap is None:
         return
-    with open_binary(path) as handle:
-        line_no = 0
+    advice = (
+        "fix the file or pass --encoding-errors replace"
+        if option_hints
+        else ("fix the file (xalign reads UTF-8)")
+    )
+    for line_no, raw in raw_lines(path):
+        if stop is not None and line_no > max(start, stop):
+            return  # only a tap reads this far: up to the lines it skips
+        if tap is not None:
+            tap(line_no, raw)
+        if line_no <= start:
+            continue
+        if line_no == 1 and raw.startswith(UTF8_BOM):
+            raw = raw[len(UTF8_BOM) :]
+            if not raw:
+                return  # a file of nothing but a BOM is an empty file
+        if raw.endswith(b"\n"):
+            raw = raw[:-1]
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
         try:
-            for raw in handle:
-                line_no += 1
-                if line_no <= start:
-                    continue
-                if line_no == 1 and raw.startswith(UTF8_BOM):
-                    raw = raw[len(UTF8_BOM) :]
-                    if not raw:
-                        return  # a file of nothing but a BOM is an empty file
-                if raw.endswith(b"\n"):
-                    raw = raw[:-1]
-                if raw.endswith(b"\r"):
-                    raw = raw[:-1]
-                try:
-                    text = raw.decode("utf-8", errors=encoding_errors)
-                except UnicodeDecodeError as error:
-                    raise CorpusError(
-                        f"invalid UTF-8 at byte {error.start}; fix the file or pass "
-                        "--encoding-errors replace",
-                        path=name,
-                        line=line_no,
-                    ) from None
-                yield line_no, text
-                # Stop here rather than at the next read: a shard must not touch (and fail
-                # on) a corrupt region of the file that belongs to the next shard.
-                if stop is not None and line_no >= stop:
-                    return
-        except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as error:
+            text = raw.decode("utf-8", errors=encoding_errors)
+        except UnicodeDecodeError as error:
             raise CorpusError(
-                f"cannot read (corrupt or truncated file?): {error}", path=name, line=line_no + 1
+                f"invalid UTF-8 at byte {error.start}; {advice}", path=name, line=line_no
             ) from None
+        yield line_no, text
+        # Stop here rather than at the next read: a shard must not touch (and fail on) a
+        # corrupt region of the file that belongs to the next shard.
+        if stop is not None and line_no >= stop:
+            return
 
 
 def count_lines(path: str | Path) -> int:
@@ -116,6 +136,12 @@ def count_lines(path: str | Path) -> int:
     name = display_name(path)
     if name == "<stdin>":
         raise CorpusError("stdin cannot be counted ahead of reading; give a file")
+    if not is_seekable(path):
+        raise CorpusError(
+            "is a pipe or device, which can be read only once, so it cannot be counted "
+            "ahead of reading; give a regular file",
+            path=name,
+        )
     count = 0
     head = b""
     last_byte = b""
@@ -126,7 +152,7 @@ def count_lines(path: str | Path) -> int:
                 last_byte = chunk[-1:]
                 if len(head) <= len(UTF8_BOM):
                     head = (head + chunk)[: len(UTF8_BOM) + 1]
-        except (OSError, EOFError, gzip.BadGzipFile) as error:
+        except _READ_ERRORS as error:
             raise CorpusError(
                 f"cannot read (corrupt or truncated file?): {error}", path=name
             ) from None
@@ -154,27 +180,40 @@ def count_pairs(inputs: tuple[str, ...] | list[str]) -> int:
 
 
 BadLineHandler = Callable[[int, str], None]
+# Called with (input index, line number, raw bytes) for every line of a corpus read.
+CorpusTap = Callable[[int, int, bytes], None]
+_EXTRACT_ADVICE = (
+    "give 'source ||| target' lines or two files (SRC TGT), or pass --on-bad-line skip"
+)
+_FILE_ADVICE = "give one 'source ||| target' pair per line"
 
 
-def split_joined_line(text: str, *, path: str, line_no: int) -> tuple[list[str], list[str]]:
+def split_joined_line(
+    text: str, *, path: str, line_no: int, option_hints: bool = True
+) -> tuple[list[str], list[str]]:
     """Split one ``source ||| target`` line into word lists.
 
     A blank line (nothing but whitespace) is an empty pair; any other line needs exactly
-    one ``|||``.
+    one ``|||``. The message suggests ``xalign extract``'s ways out when ``option_hints``.
     """
     parts = text.split(SEPARATOR)
     if len(parts) != 2:
         if len(parts) == 1 and not text.strip():
             return [], []
         found = "no" if len(parts) == 1 else str(len(parts) - 1)
+        advice = _EXTRACT_ADVICE if option_hints else _FILE_ADVICE
         raise CorpusError(
-            f"expected one '{SEPARATOR}' between source and target, found {found}; "
-            "give 'source ||| target' lines or two files (SRC TGT), or pass "
-            "--on-bad-line skip",
+            f"expected one '{SEPARATOR}' between source and target, found {found}; {advice}",
             path=path,
             line=line_no,
         )
     return parts[0].split(), parts[1].split()
+
+
+def _tap_of(tap: CorpusTap | None, index: int) -> LineTap | None:
+    if tap is None:
+        return None
+    return lambda line_no, raw: tap(index, line_no, raw)
 
 
 def read_joined(
@@ -184,6 +223,8 @@ def read_joined(
     start: int = 0,
     stop: int | None = None,
     on_bad_line: BadLineHandler | None = None,
+    tap: CorpusTap | None = None,
+    option_hints: bool = True,
 ) -> Iterator[SentencePair]:
     """Read a ``source ||| target`` file (``-`` for stdin), pairs ``start`` to ``stop - 1``.
 
@@ -192,10 +233,19 @@ def read_joined(
     an empty pair, so that the output keeps one line per input line.
     """
     name = display_name(path)
-    lines = read_lines(path, encoding_errors=encoding_errors, start=start, stop=stop)
+    lines = read_lines(
+        path,
+        encoding_errors=encoding_errors,
+        start=start,
+        stop=stop,
+        tap=_tap_of(tap, 0),
+        option_hints=option_hints,
+    )
     for index, (line_no, text) in enumerate(lines, start=start):
         try:
-            src, tgt = split_joined_line(text, path=name, line_no=line_no)
+            src, tgt = split_joined_line(
+                text, path=name, line_no=line_no, option_hints=option_hints
+            )
         except CorpusError as error:
             if on_bad_line is None:
                 raise
@@ -211,14 +261,21 @@ def read_parallel(
     encoding_errors: str = "strict",
     start: int = 0,
     stop: int | None = None,
+    tap: CorpusTap | None = None,
+    option_hints: bool = True,
 ) -> Iterator[SentencePair]:
     """Read two line-aligned files; a length mismatch is an error naming the shorter file.
 
     The error comes when the shorter file ends, after every pair before that line.
     """
-    options = {"encoding_errors": encoding_errors, "start": start, "stop": stop}
-    src_lines = read_lines(src_path, **options)  # type: ignore[arg-type]
-    tgt_lines = read_lines(tgt_path, **options)  # type: ignore[arg-type]
+    options = {
+        "encoding_errors": encoding_errors,
+        "start": start,
+        "stop": stop,
+        "option_hints": option_hints,
+    }
+    src_lines = read_lines(src_path, tap=_tap_of(tap, 0), **options)  # type: ignore[arg-type]
+    tgt_lines = read_lines(tgt_path, tap=_tap_of(tap, 1), **options)  # type: ignore[arg-type]
     index = start
     while True:
         src = next(src_lines, None)
@@ -245,24 +302,28 @@ def read_corpus(
     start: int = 0,
     stop: int | None = None,
     on_bad_line: BadLineHandler | None = None,
+    tap: CorpusTap | None = None,
+    option_hints: bool = True,
 ) -> Iterator[SentencePair]:
     """One file (or ``-``) of ``src ||| tgt`` lines, or two line-aligned files.
 
     ``start`` and ``stop`` select pairs ``start`` to ``stop - 1`` (0-based) without
-    decoding the lines before them; ``on_bad_line`` is as in :func:`read_joined`.
+    decoding the lines before them; ``on_bad_line`` is as in :func:`read_joined`. ``tap``
+    sees every raw line read, as ``(input index, line number, bytes)``. ``option_hints``
+    lets messages suggest ``xalign extract``'s options (``--encoding-errors``,
+    ``--on-bad-line``); commands without them pass False.
     """
+    common = {
+        "encoding_errors": encoding_errors,
+        "start": start,
+        "stop": stop,
+        "tap": tap,
+        "option_hints": option_hints,
+    }
     if len(inputs) == 1:
-        return read_joined(
-            inputs[0],
-            encoding_errors=encoding_errors,
-            start=start,
-            stop=stop,
-            on_bad_line=on_bad_line,
-        )
+        return read_joined(inputs[0], on_bad_line=on_bad_line, **common)  # type: ignore[arg-type]
     if len(inputs) == 2:
-        return read_parallel(
-            inputs[0], inputs[1], encoding_errors=encoding_errors, start=start, stop=stop
-        )
+        return read_parallel(inputs[0], inputs[1], **common)  # type: ignore[arg-type]
     raise CorpusError("give one 'source ||| target' file (or -) or two files SRC TGT")
 
 

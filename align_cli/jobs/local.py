@@ -289,10 +289,14 @@ def run_alignment(
     backend.close()
     if corpus.error is not None:
         writer.close()
-        raise XalignError(
-            f"{corpus.error} [{writer.pairs_in_output} pairs before it are aligned in "
-            f"{writer.where}; fix the input and rerun with --resume to continue]"
-        )
+        if writer.resumable:
+            where = (
+                f"{writer.pairs_in_output} pairs before it are aligned in {writer.where}; fix "
+                "the input and rerun with --resume to continue"
+            )
+        else:
+            where = f"the {writer.pairs_in_output} pairs before it were written to {writer.where}"
+        raise XalignError(f"{corpus.error} [{where}]")
     writer.finish()
     summary.complete = True
     return summary

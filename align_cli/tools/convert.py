@@ -4,13 +4,11 @@ corpus attached and checked, and two directions symmetrised (``xalign convert`` 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack
-from typing import TextIO
 
 from align_cli.errors import CorpusError
 from align_cli.io.corpus import display_name, read_corpus
+from align_cli.io.files import output_file
 from align_cli.io.formats import (
     AUTO,
     AlignedSentence,
@@ -39,7 +37,7 @@ def attach_corpus(
         yield from sentences
         return
     corpus_name = display_name(corpus)
-    pairs = Stream(corpus_name, read_corpus((corpus,)))
+    pairs = Stream(corpus_name, read_corpus((corpus,), option_hints=False))
     for sentence, pair in zip_streams(Stream(name, sentences, implicit_tail), pairs):
         check_indices(
             sentence,
@@ -59,16 +57,14 @@ def write_sentences(
     *,
     one_based: bool = False,
 ) -> None:
-    """Write ``sentences`` to ``output`` (``-`` is stdout), one record per sentence."""
+    """Write ``sentences`` to ``output`` (``-`` is stdout), one record per sentence.
+
+    The file is written atomically (see :func:`align_cli.io.files.output_file`): on any
+    error, a bad line of the input as much as a full disk, the previous file is untouched.
+    A name ending in ``.gz`` is written gzipped.
+    """
     out_format = writable_format(fmt)
-    with ExitStack() as stack:
-        if output == "-":
-            out: TextIO = sys.stdout
-        else:
-            try:
-                out = stack.enter_context(open(output, "w", encoding="utf-8", newline="\n"))
-            except OSError as error:
-                raise CorpusError(f"cannot write: {error.strerror}", path=output) from None
+    with output_file(output) as out:
         for sentence in sentences:
             if out_format.needs_words and not sentence.has_words:
                 raise CorpusError(
@@ -78,7 +74,43 @@ def write_sentences(
             text = out_format.write(sentence, one_based=one_based)
             if text is not None:
                 out.write(text + "\n")
-        out.flush()
+
+
+def require_scores(
+    sentences: Iterable[AlignedSentence], name: str, option: str
+) -> Iterator[AlignedSentence]:
+    """``sentences``, refusing the first link without a score (for a file of scores only,
+    such as awesome-align's probabilities, which would otherwise get ``nan``)."""
+    for sentence in sentences:
+        missing = sorted(link for link in sentence.links if link not in sentence.scores)
+        if missing:
+            i, j = missing[0]
+            raise CorpusError(
+                f"link {i}-{j} (0-based) has no score, and {option} writes one score per "
+                "link; give the scores with --probs FILE, or convert a file that carries them "
+                "(xalign JSONL, Pharaoh i-j-score)",
+                path=name,
+                line=sentence.line_no,
+            )
+        yield sentence
+
+
+def implicit_tail_warning(
+    names_and_formats: Iterable[tuple[str, Format]], out_format: str | Format
+) -> str | None:
+    """Without ``--corpus``: what inputs that all have implicit tails (NAACL) lose when
+    written in a format with a line per sentence, for a warning; None when nothing is lost
+    (another input, or the output format, sets the number of sentences)."""
+    out = writable_format(out_format)
+    inputs = list(names_and_formats)
+    if out.implicit_tail or not all(fmt.implicit_tail for _, fmt in inputs):
+        return None
+    names = " and ".join(name for name, _ in inputs)
+    return (
+        f"{names} {'is' if len(inputs) == 1 else 'are'} NAACL, which has no line for a "
+        "sentence without links: such sentences after the last link are not in the output; "
+        "give the corpus with --corpus to write one line per corpus pair"
+    )
 
 
 def symmetrize_files(

@@ -282,10 +282,11 @@ def evaluate_files(
         ),
     ]
     if corpus_path is not None:
-        streams.append(Stream(display_name(corpus_path), read_corpus((corpus_path,))))
+        corpus_pairs = read_corpus((corpus_path,), option_hints=False)
+        streams.append(Stream(display_name(corpus_path), corpus_pairs))
     # Only where the index base is the reader's choice can a file be read in the wrong one.
-    gold_zero = _IndexZeroWatch(gold_name, gold_fmt.takes_one_based and not gold_one_based)
-    pred_zero = _IndexZeroWatch(pred_name, pred_fmt.takes_one_based and not pred_one_based)
+    gold_zero = IndexZeroWatch(gold_name, gold_fmt.takes_one_based and not gold_one_based)
+    pred_zero = IndexZeroWatch(pred_name, pred_fmt.takes_one_based and not pred_one_based)
 
     def rows() -> Iterator[tuple[frozenset[Link], frozenset[Link], frozenset[Link], Words | None]]:
         for items in zip_streams(*streams):
@@ -355,7 +356,7 @@ def _empty_prediction_warning(name: str, read: int, sentences: int) -> str | Non
     return f"{name} is empty: all {sentences} sentences are scored as having no links"
 
 
-class _IndexZeroWatch:
+class IndexZeroWatch:
     """Notices a file read as 0-based that never uses index 0: probably a 1-based file."""
 
     def __init__(self, name: str, active: bool):

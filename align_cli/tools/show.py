@@ -35,6 +35,7 @@ from rich.columns import Columns
 from rich.text import Text
 
 from align_cli.errors import XalignError
+from align_cli.io.files import output_file
 from align_cli.tools.views import Mark, PairView
 
 if TYPE_CHECKING:  # matplotlib is optional and imported lazily
@@ -388,9 +389,11 @@ def save_figure(views: Sequence[PairView], path: str | Path, *, title: str | Non
     figure = render_figure(views, title=title)
     # Fixed metadata keeps SVG/PDF output byte-identical from one run to the next.
     metadata = {"Date": None} if suffix in ("svg", "pdf") else {}
-    figure.savefig(
-        path, format=suffix, dpi=110, metadata=metadata, bbox_inches="tight", pad_inches=0.15
-    )
+    # Written whole or not at all: on any error an earlier figure of that name stays.
+    with output_file(str(path), text=False) as handle:
+        figure.savefig(
+            handle, format=suffix, dpi=110, metadata=metadata, bbox_inches="tight", pad_inches=0.15
+        )
     return path
 
 

@@ -28,7 +28,7 @@ from torch import nn
 
 from align_cli.aligners.attention import make_result
 from align_cli.errors import ModelError, XalignError
-from align_cli.io.formats import AlignedSentence
+from align_cli.io.formats import AlignedSentence, check_indices
 from align_cli.model.loading import LoadedModel
 from align_cli.settings import AlignmentSettings, BatchingSettings
 from align_cli.stages.aggregation import WordMaps, sentence_matrix, word_scores
@@ -39,7 +39,7 @@ from align_cli.stages.attention import (
 )
 from align_cli.stages.batching import EncodedPair, padded_batches, teacher_forced_batch
 from align_cli.stages.subwords import PairEncoder
-from align_cli.tools.evaluate import LinkCounts, count_links
+from align_cli.tools.evaluate import IndexZeroWatch, LinkCounts, count_links
 from align_cli.types import SentencePair
 
 
@@ -134,6 +134,7 @@ class SweepResult:
     pooling: str
     skipped: list[int] = field(default_factory=list)  # 1-based corpus lines not run
     method: str = "argmax"
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def best(self) -> SweepRow:
@@ -188,8 +189,16 @@ def sweep(
     tgt_lang: str | None = None,
     source_prefix: str | None = None,
     target_language_token: str | None = None,
+    gold_name: str = "the gold file",
+    gold_one_based: bool = False,
+    watch_index_zero: bool = False,
 ) -> SweepResult:
-    """Score every (layer, head or head mean, shift) setting with ``method`` extraction."""
+    """Score every (layer, head or head mean, shift) setting with ``method`` extraction.
+
+    Every gold link is checked against its corpus pair, as ``xalign eval --corpus`` does;
+    with ``watch_index_zero`` (a Pharaoh gold read 0-based) a gold file that never uses
+    index 0 gets a warning, as in ``xalign eval``: it is probably 1-based.
+    """
     batching = batching or BatchingSettings(batch_size=16, max_tokens=4000)
     base = AlignmentSettings(pooling=pooling, method=method)
     # Words are encoded, padded and limited exactly as `xalign extract` does it.
@@ -213,6 +222,7 @@ def sweep(
     ]
     totals = {candidate: LinkCounts() for candidate in candidates}
 
+    zero = IndexZeroWatch(gold_name, watch_index_zero)
     items: list[Scored] = []
     skipped: list[int] = []
     sentences = 0
@@ -225,6 +235,16 @@ def sweep(
                 f"line {pair.line_no}); they must be line-aligned"
             )
         sentences += 1
+        check_indices(
+            reference,
+            len(pair.src_words),
+            len(pair.tgt_words),
+            path=gold_name,
+            one_based=gold_one_based,
+            lengths_from=f"corpus line {pair.line_no}",
+            hint="; if the file is 1-based, pass --gold-one-based" if watch_index_zero else "",
+        )
+        zero.see(reference)
         if not pair.src_words or not pair.tgt_words:
             _count_empty(totals, reference)
             continue
@@ -270,8 +290,16 @@ def sweep(
             -row.setting.layer,
         )
     )
+    warning = zero.warning("--gold-one-based")
     return SweepResult(
-        rows, sentences, reader.num_layers, reader.num_heads, pooling, skipped, method
+        rows,
+        sentences,
+        reader.num_layers,
+        reader.num_heads,
+        pooling,
+        skipped,
+        method,
+        [warning] if warning else [],
     )
 
 

@@ -11,6 +11,7 @@ them.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -192,10 +193,12 @@ def views_from_files(
     when it carries them (JSONL, GIZA). Reading stops after the last wanted pair.
     """
     fmt = readable_format(alignment_format, alignment)
+    # Matrices come with their sentences, in the same pass: a pipe is read only once.
+    matrices: deque = deque()
     streams = [
         Stream(
             display_name(alignment),
-            read_alignments(alignment, fmt, one_based=alignment_one_based),
+            _keeping_matrices(fmt, alignment, alignment_one_based, matrices),
             implicit_tail=fmt.implicit_tail,
         )
     ]
@@ -209,14 +212,13 @@ def views_from_files(
             )
         )
     if corpus is not None:
-        streams.append(Stream(display_name(corpus), read_corpus((corpus,))))
-    matrices: Iterator = fmt.read_matrices(alignment) if fmt.read_matrices else iter(())
+        streams.append(Stream(display_name(corpus), read_corpus((corpus,), option_hints=False)))
     remaining = set(wanted)
     views: dict[int, PairView] = {}
     count = 0
     for index, items in enumerate(zip_streams(*streams)):
         count = index + 1
-        matrix = next(matrices, None)
+        matrix = matrices.popleft() if matrices else None
         if index not in remaining:
             continue
         predicted: AlignedSentence = items[0]
@@ -243,6 +245,21 @@ def views_from_files(
     if remaining:
         raise _past_the_end(sorted(remaining), count, display_name(corpus or alignment))
     return views
+
+
+def _keeping_matrices(
+    fmt: Format, path: str, one_based: bool, matrices: deque
+) -> Iterator[AlignedSentence]:
+    """The sentences of ``path``; the matrix of each (when the format carries them) is
+    appended to ``matrices`` as its sentence is yielded."""
+    if fmt.read_matrices is None:
+        yield from read_alignments(path, fmt, one_based=one_based)
+        return
+    if one_based:
+        fmt.read(path, one_based=True)  # refuses the option, as read_alignments would
+    for sentence, matrix in fmt.read_matrices(path):
+        matrices.append(matrix)
+        yield sentence
 
 
 def _words(items: tuple, has_corpus: bool) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
@@ -275,7 +292,7 @@ def views_from_model(
     """Run ``aligner`` on the chosen pairs of ``corpus`` (all of them to find the worst)."""
     if worst:
         assert gold is not None
-        pairs = list(read_corpus((corpus,)))
+        pairs = list(read_corpus((corpus,), option_hints=False))
         if len(pairs) != len(gold):
             raise CorpusError(
                 f"{len(pairs)} pairs but the gold file has {len(gold)} sentences; "
@@ -290,7 +307,7 @@ def views_from_model(
         assert lines is not None
         wanted = set(lines)
         chosen, count = [], 0
-        for pair in read_corpus((corpus,)):
+        for pair in read_corpus((corpus,), option_hints=False):
             count = pair.index + 1
             if pair.index in wanted:
                 chosen.append(pair)

@@ -49,6 +49,7 @@ from align_cli.io.formats.jsonl import (
     format_jsonl,
     read_jsonl,
     read_jsonl_matrices,
+    read_jsonl_with_matrices,
 )
 from align_cli.io.formats.naacl import NAACL, format_naacl, pad_sentences, read_naacl
 from align_cli.io.formats.pharaoh import (
@@ -112,6 +113,7 @@ __all__ = [
     "read_giza_a3",
     "read_jsonl",
     "read_jsonl_matrices",
+    "read_jsonl_with_matrices",
     "read_naacl",
     "read_pharaoh",
     "read_pharaoh_with_probs",

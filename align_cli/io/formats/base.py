@@ -149,7 +149,8 @@ class Format:
     * ``claims_name`` / ``claims_line``: detection from a file name (``.gz`` already cut
       off) or from its first non-empty line, stripped; see
       :func:`align_cli.io.formats.registry.detect_format`.
-    * ``read_matrices``: reads the score matrices a file may carry, line by line.
+    * ``read_matrices``: reads each sentence together with the score matrix its line may
+      carry (``None`` where it has none), in one pass over the file.
     """
 
     name: str

@@ -28,7 +28,7 @@ def read_giza_a3(path: str) -> Iterator[AlignedSentence]:
     ``en-fr.A3.final`` has French on the NULL line, so its links are French first.
     """
     name = display_name(path)
-    lines = read_lines(path)
+    lines = read_lines(path, option_hints=False)
     index = 0
     for header_no, header in lines:
         if not header.strip() and index > 0:

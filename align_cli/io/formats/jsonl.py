@@ -77,7 +77,7 @@ def read_jsonl(path: str) -> Iterator[AlignedSentence]:
     ``tgt_words`` are kept when present.
     """
     name = display_name(path)
-    for index, (line_no, text) in enumerate(read_lines(path)):
+    for index, (line_no, text) in enumerate(read_lines(path, option_hints=False)):
         try:
             record = json.loads(text)
         except json.JSONDecodeError as error:
@@ -167,25 +167,41 @@ def read_jsonl_matrices(path: str) -> Iterator[np.ndarray | None]:
     line by line in the same order.
     """
     name = display_name(path)
-    for line_no, text in read_lines(path):
+    for line_no, text in read_lines(path, option_hints=False):
         try:
             record = json.loads(text)
         except json.JSONDecodeError as error:
             raise CorpusError(f"invalid JSON: {error.msg}", path=name, line=line_no) from None
-        matrix = record.get("matrix") if isinstance(record, dict) else None
-        if matrix is None:
-            yield None
-            continue
+        yield _matrix(record, name, line_no)
+
+
+def read_jsonl_with_matrices(path: str) -> Iterator[tuple[AlignedSentence, np.ndarray | None]]:
+    """Each sentence of a JSONL file with its ``matrix`` (``None`` where absent), in one
+    pass: a pipe or standard input can be read only once."""
+    name = display_name(path)
+    for index, (line_no, text) in enumerate(read_lines(path, option_hints=False)):
         try:
-            values = np.asarray(matrix, dtype=float)
-        except (TypeError, ValueError):  # ragged rows, or not numbers
-            values = None
-        if values is not None and values.size == 0 and values.ndim <= 2:
-            yield None  # an empty pair has nothing to shade
-            continue
-        if values is None or values.ndim != 2:
-            raise CorpusError("'matrix' must be a list of rows of numbers", path=name, line=line_no)
-        yield values
+            record = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise CorpusError(f"invalid JSON: {error.msg}", path=name, line=line_no) from None
+        if not isinstance(record, dict):
+            raise CorpusError("expected a JSON object", path=name, line=line_no)
+        yield _sentence_from_record(index, line_no, record, name), _matrix(record, name, line_no)
+
+
+def _matrix(record: object, name: str, line_no: int) -> np.ndarray | None:
+    matrix = record.get("matrix") if isinstance(record, dict) else None
+    if matrix is None:
+        return None
+    try:
+        values = np.asarray(matrix, dtype=float)
+    except (TypeError, ValueError):  # ragged rows, or not numbers
+        values = None
+    if values is not None and values.size == 0 and values.ndim <= 2:
+        return None  # an empty pair has nothing to shade
+    if values is None or values.ndim != 2:
+        raise CorpusError("'matrix' must be a list of rows of numbers", path=name, line=line_no)
+    return values
 
 
 def _claims_name(base: str) -> bool:
@@ -204,5 +220,5 @@ JSONL = Format(
     carries_words=True,
     claims_name=_claims_name,
     claims_line=_claims_line,
-    read_matrices=read_jsonl_matrices,
+    read_matrices=read_jsonl_with_matrices,
 )

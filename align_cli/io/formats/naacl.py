@@ -29,7 +29,7 @@ def read_naacl(path: str) -> Iterator[AlignedSentence]:
     name = display_name(path)
     current: _SentenceBuilder | None = None
     next_index = 0
-    for line_no, text in read_lines(path):
+    for line_no, text in read_lines(path, option_hints=False):
         fields = text.split()
         if not fields:
             continue

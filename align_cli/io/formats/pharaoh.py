@@ -79,7 +79,7 @@ def _to_zero_based(
 def read_pharaoh(path: str, *, one_based: bool = False) -> Iterator[AlignedSentence]:
     """Read a Pharaoh / talp file: one line per sentence (an empty line has no links)."""
     name = display_name(path)
-    for index, (line_no, text) in enumerate(read_lines(path)):
+    for index, (line_no, text) in enumerate(read_lines(path, option_hints=False)):
         sure, possible, scores = parse_pharaoh_line(
             text, one_based=one_based, path=name, line_no=line_no
         )

@@ -25,9 +25,9 @@ def read_pharaoh_with_probs(
     file, in the same order (see :func:`format_scores`).
     """
     links_name, probs_name = display_name(links_path), display_name(probs_path)
-    prob_lines = read_lines(probs_path)
+    prob_lines = read_lines(probs_path, option_hints=False)
     index = -1
-    for index, (line_no, text) in enumerate(read_lines(links_path)):
+    for index, (line_no, text) in enumerate(read_lines(links_path, option_hints=False)):
         parsed = parse_pharaoh_links(text, one_based=one_based, path=links_name, line_no=line_no)
         prob_line = next(prob_lines, None)
         if prob_line is None:

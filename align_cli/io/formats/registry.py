@@ -4,10 +4,11 @@ detection: callers look a format up here and consult its traits (see
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 
 from align_cli.errors import CorpusError
-from align_cli.io.corpus import read_lines
+from align_cli.io.corpus import UTF8_BOM, open_binary
 from align_cli.io.formats.base import AlignedSentence, Format, Record
 from align_cli.io.formats.giza import GIZA
 from align_cli.io.formats.jsonl import JSONL
@@ -25,8 +26,8 @@ WRITE_FORMATS = tuple(name for name, fmt in FORMATS.items() if fmt.writable)
 LINK_WRITE_FORMATS = tuple(name for name in WRITE_FORMATS if FORMATS[name].holds_links)
 READ_CHOICES = (AUTO, *READ_FORMATS)  # for an input's format option
 
-# The format for what nothing claims: stdin (which cannot be peeked at), an empty file,
-# and any line that is not GIZA, JSONL or NAACL.
+# The format for what nothing claims: an empty file, and any line that is not GIZA, JSONL
+# or NAACL.
 FALLBACK = PHARAOH
 # Names are asked in this order: GIZA's ".A3." may sit anywhere in a name (en-fr.A3.final),
 # so it goes before the formats known by their suffix.
@@ -38,25 +39,36 @@ def detect_format(path: str) -> str:
 
     ``*.A3.final[.gz]`` and files starting with ``# Sentence pair`` are GIZA; ``*.jsonl``
     and lines starting with ``{`` are JSONL; ``*.naacl``, ``*.wa`` and lines of bare
-    integers (``3 4 5 S``) are NAACL; anything else is Pharaoh. stdin cannot be peeked at
-    and is Pharaoh.
+    integers (``3 4 5 S``) are NAACL; anything else is Pharaoh. Standard input and pipes
+    are peeked at without losing what is read: the reader gets it again.
     """
     name = str(path)
     base = name[:-3] if name.endswith(".gz") else name
     for fmt in _DETECTION_ORDER:
         if fmt.claims_name is not None and fmt.claims_name(base):
             return fmt.name
-    if name == "-":
-        return FALLBACK.name
-    for _, text in read_lines(path):
-        stripped = text.strip()
-        if not stripped:
-            continue
+    text = _first_line(name)
+    if text is not None:
         for fmt in _DETECTION_ORDER:
-            if fmt.claims_line is not None and fmt.claims_line(stripped):
+            if fmt.claims_line is not None and fmt.claims_line(text):
                 return fmt.name
-        return FALLBACK.name
     return FALLBACK.name
+
+
+def _first_line(path: str) -> str | None:
+    """The first non-empty line of ``path``, stripped (None: there is none, or the file
+    cannot be read, which the reader then reports with its line)."""
+    with open_binary(path, peek=True) as handle:
+        try:
+            for number, raw in enumerate(handle):
+                if number == 0 and raw.startswith(UTF8_BOM):
+                    raw = raw[len(UTF8_BOM) :]
+                text = raw.decode("utf-8", errors="replace").strip()
+                if text:
+                    return text
+        except (OSError, EOFError, ValueError, zlib.error):
+            return None  # a corrupt .gz and the like: the reader names the line
+    return None
 
 
 def readable_format(fmt: str | Format, path: str) -> Format:
