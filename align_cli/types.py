@@ -11,16 +11,25 @@ from dataclasses import dataclass, field
 import numpy as np
 
 Link = tuple[int, int]
+Span = tuple[int, int]  # [start, end) code-point offsets of a word in its text
 
 
 @dataclass(frozen=True)
 class SentencePair:
-    """One line of a parallel corpus, already split into words on whitespace."""
+    """One line of a parallel corpus, already split into words (on whitespace by default).
+
+    ``src_offsets`` / ``tgt_offsets`` are each word's ``[start, end)`` code-point offsets
+    into its side's original text, when the words came from a ``--tokenize`` scheme that
+    records them (``None`` otherwise, and for pre-tokenised input).
+    """
 
     index: int  # 0-based position of the pair in the corpus
     src_words: tuple[str, ...]
     tgt_words: tuple[str, ...]
     line_no: int = 0  # 1-based line in the input file(s), for error messages
+    src_offsets: tuple[Span, ...] | None = None
+    tgt_offsets: tuple[Span, ...] | None = None
+    key: object = None  # a request's own id (JSONL input), echoed in the output
 
 
 @dataclass

@@ -22,10 +22,12 @@ from align_cli.cli.options import (
     model_path_options,
     preset_option,
 )
+from align_cli.cli.text_options import tokenize_option
 from align_cli.errors import XalignError
 from align_cli.io.files import check_paths, stdout_errors
 from align_cli.io.formats import AUTO, READ_CHOICES
 from align_cli.io.sources import is_seekable
+from align_cli.signature import with_tokenize
 
 FORMAT_CHOICE = click.Choice(READ_CHOICES)
 
@@ -74,6 +76,7 @@ FORMAT_CHOICE = click.Choice(READ_CHOICES)
 @language_options
 @device_options
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the signature or file notes.")
+@tokenize_option
 def show_command(
     corpus: str | None,
     alignment: str | None,
@@ -88,6 +91,7 @@ def show_command(
     output: str | None,
     title: str | None,
     quiet: bool,
+    tokenize: str = "whitespace",
     **model_options: object,
 ) -> None:
     """Draw sentence pairs: the word matrix as a heatmap, links and gold errors marked.
@@ -133,7 +137,8 @@ def show_command(
 
         aligner = build_aligner(aligner_spec(model, include_matrix=True, **model_options))
         if not quiet:
-            click.echo(f"xalign: signature {aligner.signature}", err=True)
+            signature = with_tokenize(aligner.signature, tokenize)
+            click.echo(f"xalign: signature {signature}", err=True)
         views = views_from_model(
             aligner,
             corpus,
@@ -142,6 +147,7 @@ def show_command(
             gold=None if gold is None else gold_sentences(gold, gold_format, gold_one_based),
             # An encoder's matrix holds similarities, a translation model's attention.
             value_name="similarity" if isinstance(aligner, EmbeddingAligner) else "attention",
+            tokenize=tokenize,
         )
     else:
         assert alignment is not None
@@ -170,6 +176,7 @@ def show_command(
             gold=gold,
             gold_format=gold_format,
             gold_one_based=gold_one_based,
+            tokenize=tokenize,
         )
         views = [found[index] for index in order]
 

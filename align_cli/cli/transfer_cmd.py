@@ -14,10 +14,13 @@ from align_cli.cli.options import (
     model_path_options,
     preset_option,
 )
+from align_cli.cli.text_options import tokenize_option
 from align_cli.errors import XalignError
 from align_cli.io.corpus import SEPARATOR
 from align_cli.io.formats import READ_CHOICES
+from align_cli.io.tokenize import get_tokenizer
 from align_cli.settings import BatchingSettings
+from align_cli.signature import with_tokenize
 
 INPUT_FORMATS = ("auto", "text", "xliff")
 
@@ -92,6 +95,7 @@ _MODEL_ONLY = (
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the signature and summary.")
+@tokenize_option
 def transfer_command(
     input_path: str,
     output: str | None,
@@ -109,6 +113,7 @@ def transfer_command(
     encoding_errors: str,
     force: bool,
     quiet: bool,
+    tokenize: str = "whitespace",
     **model_options,
 ) -> None:
     """Put the inline tags of each source segment into its translation, where the word
@@ -124,6 +129,8 @@ def transfer_command(
     from align_cli.tools.output_files import atomic_output, check_output
     from align_cli.tools.xliff import XliffDocument
 
+    # The word splitter; whitespace is the readers' own default (kept as it was).
+    split = {} if tokenize == "whitespace" else {"split_words": get_tokenizer(tokenize).spans}
     xliff = input_format == "xliff" or (
         input_format == "auto" and files.looks_like_xliff(input_path)
     )
@@ -141,7 +148,7 @@ def transfer_command(
         if given_model_options:
             raise XalignError(f"{', '.join(given_model_options)}: only with --model")
         check_output(pairs_out, [input_path, translations], force=force)
-        pairs = files.segment_pairs(input_path, xliff=xliff, translations=translations)
+        pairs = files.segment_pairs(input_path, xliff=xliff, translations=translations, **split)
         with atomic_output(pairs_out) as handle:
             for pair in pairs:
                 line = f"{' '.join(pair.src_words)} {SEPARATOR} {' '.join(pair.tgt_words)}"
@@ -179,21 +186,23 @@ def transfer_command(
                                  reverse=reverse)  # fmt: skip
     else:
         source = files.AlignerLinks(
-            _build_aligner(model, model_options, batch_size, max_tokens, max_length, quiet)
+            _build_aligner(
+                model, model_options, batch_size, max_tokens, max_length, quiet, tokenize
+            )
         )
     with atomic_output(output) as handle:
         if document is not None:
-            summary = files.transfer_xliff(document, source, translations=texts)
+            summary = files.transfer_xliff(document, source, translations=texts, **split)
             handle.write(document.to_bytes())
         else:
             summary = files.transfer_text(
-                input_path, handle, source, encoding_errors=encoding_errors
+                input_path, handle, source, encoding_errors=encoding_errors, **split
             )
     if not quiet:
         click.echo(f"xalign: transfer: {summary.describe()}", err=True)
 
 
-def _build_aligner(model, model_options, batch_size, max_tokens, max_length, quiet):
+def _build_aligner(model, model_options, batch_size, max_tokens, max_length, quiet, tokenize):
     from align_cli.aligners.factory import build_aligner
 
     spec = aligner_spec(
@@ -205,5 +214,5 @@ def _build_aligner(model, model_options, batch_size, max_tokens, max_length, qui
     )
     aligner = build_aligner(spec)
     if not quiet:
-        click.echo(f"xalign: signature {aligner.signature}", err=True)
+        click.echo(f"xalign: signature {with_tokenize(aligner.signature, tokenize)}", err=True)
     return aligner

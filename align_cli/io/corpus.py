@@ -18,13 +18,15 @@ first line one of them lacks, after every pair before it.
 from __future__ import annotations
 
 import gzip
+import json
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from align_cli.errors import CorpusError
 from align_cli.io.sources import is_seekable, open_binary
-from align_cli.types import SentencePair
+from align_cli.io.tokenize import DEFAULT_SCHEME, get_tokenizer
+from align_cli.types import SentencePair, Span
 
 __all__ = [
     "SEPARATOR",
@@ -35,12 +37,15 @@ __all__ = [
     "is_seekable",
     "open_binary",
     "pairs_from_texts",
+    "parse_request",
     "raw_lines",
     "read_corpus",
     "read_joined",
     "read_lines",
     "read_parallel",
+    "read_requests",
     "split_joined_line",
+    "split_words",
 ]
 
 SEPARATOR = "|||"
@@ -55,10 +60,24 @@ def display_name(path: str | Path) -> str:
 _READ_ERRORS = (OSError, EOFError, gzip.BadGzipFile, zlib.error)
 
 
-def raw_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
-    """Yield ``(line_no, bytes)`` of every line, 1-based, line end included, undecoded."""
+def raw_lines(
+    path: str | Path, source: Iterable[bytes] | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line_no, bytes)`` of every line, 1-based, line end included, undecoded.
+
+    ``source`` gives the lines instead of opening ``path`` (a live feed, which answers each
+    line as it comes: :mod:`align_cli.io.live`); ``path`` then only names it.
+    """
     name = display_name(path)
     line_no = 0
+    if source is not None:
+        try:
+            for raw in source:
+                line_no += 1
+                yield line_no, raw
+        except OSError as error:
+            raise CorpusError(f"cannot read: {error}", path=name, line=line_no + 1) from None
+        return
     with open_binary(path) as handle:
         try:
             for raw in handle:
@@ -81,6 +100,7 @@ def read_lines(
     stop: int | None = None,
     tap: LineTap | None = None,
     option_hints: bool = True,
+    source: Iterable[bytes] | None = None,
 ) -> Iterator[tuple[int, str]]:
     """Yield ``(line_no, text)`` with 1-based line numbers, without the line end.
 
@@ -100,7 +120,7 @@ def read_lines(
         if option_hints
         else ("fix the file (xalign reads UTF-8)")
     )
-    for line_no, raw in raw_lines(path):
+    for line_no, raw in raw_lines(path, source):
         if stop is not None and line_no > max(start, stop):
             return  # only a tap reads this far: up to the lines it skips
         if tap is not None:
@@ -210,6 +230,30 @@ def split_joined_line(
     return parts[0].split(), parts[1].split()
 
 
+Words = tuple[tuple[str, ...], tuple[Span, ...] | None]
+
+
+def split_words(text: str, scheme: str = DEFAULT_SCHEME) -> Words:
+    """The words of ``text`` under the ``--tokenize`` scheme, and their offsets.
+
+    ``whitespace`` (the default) is ``str.split()`` and records no offsets, so that its
+    pairs (and output) are exactly those of earlier versions; any other scheme gives each
+    word's ``[start, end)`` code-point offsets in ``text``.
+    """
+    if scheme == DEFAULT_SCHEME:
+        return tuple(text.split()), None
+    tokens = get_tokenizer(scheme)(text)
+    return tuple(t.text for t in tokens), tuple((t.start, t.end) for t in tokens)
+
+
+def _split_side(side: str, scheme: str) -> Words:
+    """A side of a ``source ||| target`` line: offsets count from its first non-space
+    character (the side as a user would send it, without the blanks around ``|||``)."""
+    if scheme == DEFAULT_SCHEME:
+        return tuple(side.split()), None
+    return split_words(side.strip(), scheme)
+
+
 def _tap_of(tap: CorpusTap | None, index: int) -> LineTap | None:
     if tap is None:
         return None
@@ -225,6 +269,8 @@ def read_joined(
     on_bad_line: BadLineHandler | None = None,
     tap: CorpusTap | None = None,
     option_hints: bool = True,
+    tokenize: str = DEFAULT_SCHEME,
+    source: Iterable[bytes] | None = None,
 ) -> Iterator[SentencePair]:
     """Read a ``source ||| target`` file (``-`` for stdin), pairs ``start`` to ``stop - 1``.
 
@@ -233,6 +279,7 @@ def read_joined(
     an empty pair, so that the output keeps one line per input line.
     """
     name = display_name(path)
+    get_tokenizer(tokenize)  # an unknown scheme is refused before anything is read
     lines = read_lines(
         path,
         encoding_errors=encoding_errors,
@@ -240,6 +287,7 @@ def read_joined(
         stop=stop,
         tap=_tap_of(tap, 0),
         option_hints=option_hints,
+        source=source,
     )
     for index, (line_no, text) in enumerate(lines, start=start):
         try:
@@ -251,7 +299,93 @@ def read_joined(
                 raise
             on_bad_line(line_no, str(error))
             src, tgt = [], []
-        yield SentencePair(index, tuple(src), tuple(tgt), line_no)
+        if tokenize == DEFAULT_SCHEME or not (src or tgt):
+            offsets = (None, None) if tokenize == DEFAULT_SCHEME else ((), ())
+            yield SentencePair(index, tuple(src), tuple(tgt), line_no, *offsets)
+            continue
+        src_side, tgt_side = text.split(SEPARATOR)
+        src_words, src_offsets = _split_side(src_side, tokenize)
+        tgt_words, tgt_offsets = _split_side(tgt_side, tokenize)
+        yield SentencePair(index, src_words, tgt_words, line_no, src_offsets, tgt_offsets)
+
+
+_REQUEST_ADVICE = 'give one {"id": ..., "src": "...", "tgt": "..."} object per line'
+
+
+def _request_side(record: dict, key: str, tokenize: str) -> Words:
+    value = record.get(key)
+    if isinstance(value, str):
+        return split_words(value, tokenize)
+    if isinstance(value, list) and all(isinstance(word, str) for word in value):
+        return tuple(value), None  # pre-tokenised words: no offsets to give
+    raise ValueError(f"'{key}' must be a string or a list of words")
+
+
+def parse_request(text: str, tokenize: str = DEFAULT_SCHEME) -> tuple[object, Words, Words]:
+    """``(id, source words, target words)`` of one JSONL request; ``ValueError`` says why
+    a line is not one (the id, when it could be read, is in ``error.args[1]``)."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"invalid JSON: {error.msg}") from None
+    if not isinstance(record, dict):
+        raise ValueError("expected a JSON object")
+    key = record.get("id")
+    if isinstance(key, (dict, list)):
+        raise ValueError("'id' must be a string, a number or null")
+    unknown = sorted(set(record) - {"id", "src", "tgt"})
+    if unknown:
+        raise ValueError(f"unknown key {unknown[0]!r} (a request has id, src and tgt)", key)
+    try:
+        return key, _request_side(record, "src", tokenize), _request_side(record, "tgt", tokenize)
+    except ValueError as error:
+        raise ValueError(str(error), key) from None
+
+
+def read_requests(
+    path: str | Path,
+    *,
+    encoding_errors: str = "strict",
+    start: int = 0,
+    stop: int | None = None,
+    on_bad_line: BadLineHandler | None = None,
+    tap: CorpusTap | None = None,
+    option_hints: bool = True,
+    tokenize: str = DEFAULT_SCHEME,
+    source: Iterable[bytes] | None = None,
+) -> Iterator[SentencePair]:
+    """Read JSONL requests, ``{"id": ..., "src": ..., "tgt": ...}`` per line (``src`` and
+    ``tgt`` are raw text, split with ``tokenize``, or lists of words); the ``id`` (any
+    JSON string or number, optional) is the pair's ``key`` and comes back in the output.
+    A blank line is an empty pair; a bad line is a :class:`CorpusError`, or an empty pair
+    reported to ``on_bad_line``, as in :func:`read_joined`.
+    """
+    name = display_name(path)
+    get_tokenizer(tokenize)
+    lines = read_lines(
+        path,
+        encoding_errors=encoding_errors,
+        start=start,
+        stop=stop,
+        tap=_tap_of(tap, 0),
+        option_hints=option_hints,
+        source=source,
+    )
+    empty: Words = ((), None if tokenize == DEFAULT_SCHEME else ())
+    for index, (line_no, text) in enumerate(lines, start=start):
+        if not text.strip():
+            yield SentencePair(index, (), (), line_no, empty[1], empty[1])
+            continue
+        try:
+            key, src, tgt = parse_request(text, tokenize)
+        except ValueError as error:
+            reason = f"{error.args[0]}; {_REQUEST_ADVICE}"
+            if on_bad_line is None:
+                raise CorpusError(reason, path=name, line=line_no) from None
+            on_bad_line(line_no, reason)
+            key = error.args[1] if len(error.args) > 1 else None
+            src = tgt = empty
+        yield SentencePair(index, src[0], tgt[0], line_no, src[1], tgt[1], key)
 
 
 def read_parallel(
@@ -263,6 +397,7 @@ def read_parallel(
     stop: int | None = None,
     tap: CorpusTap | None = None,
     option_hints: bool = True,
+    tokenize: str = DEFAULT_SCHEME,
 ) -> Iterator[SentencePair]:
     """Read two line-aligned files; a length mismatch is an error naming the shorter file.
 
@@ -274,6 +409,7 @@ def read_parallel(
         "stop": stop,
         "option_hints": option_hints,
     }
+    get_tokenizer(tokenize)
     src_lines = read_lines(src_path, tap=_tap_of(tap, 0), **options)  # type: ignore[arg-type]
     tgt_lines = read_lines(tgt_path, tap=_tap_of(tap, 1), **options)  # type: ignore[arg-type]
     index = start
@@ -291,7 +427,9 @@ def read_parallel(
                 path=display_name(shorter),
                 line=index + 1,
             )
-        yield SentencePair(index, tuple(src[1].split()), tuple(tgt[1].split()), src[0])
+        src_words, src_offsets = split_words(src[1], tokenize)
+        tgt_words, tgt_offsets = split_words(tgt[1], tokenize)
+        yield SentencePair(index, src_words, tgt_words, src[0], src_offsets, tgt_offsets)
         index += 1
 
 
@@ -304,6 +442,9 @@ def read_corpus(
     on_bad_line: BadLineHandler | None = None,
     tap: CorpusTap | None = None,
     option_hints: bool = True,
+    tokenize: str = DEFAULT_SCHEME,
+    source: Iterable[bytes] | None = None,
+    requests: bool = False,
 ) -> Iterator[SentencePair]:
     """One file (or ``-``) of ``src ||| tgt`` lines, or two line-aligned files.
 
@@ -311,7 +452,9 @@ def read_corpus(
     decoding the lines before them; ``on_bad_line`` is as in :func:`read_joined`. ``tap``
     sees every raw line read, as ``(input index, line number, bytes)``. ``option_hints``
     lets messages suggest ``xalign extract``'s options (``--encoding-errors``,
-    ``--on-bad-line``); commands without them pass False.
+    ``--on-bad-line``); commands without them pass False. ``tokenize`` is the word
+    splitter (:func:`split_words`). ``source`` gives the lines of a single input (a live
+    feed); ``requests`` reads a single input as JSONL requests (:func:`read_requests`).
     """
     common = {
         "encoding_errors": encoding_errors,
@@ -319,18 +462,27 @@ def read_corpus(
         "stop": stop,
         "tap": tap,
         "option_hints": option_hints,
+        "tokenize": tokenize,
     }
     if len(inputs) == 1:
-        return read_joined(inputs[0], on_bad_line=on_bad_line, **common)  # type: ignore[arg-type]
+        read_one = read_requests if requests else read_joined
+        return read_one(inputs[0], on_bad_line=on_bad_line, source=source, **common)  # type: ignore[arg-type]
+    if requests:
+        raise CorpusError("--input-format jsonl reads one file (or -) of requests")
     if len(inputs) == 2:
         return read_parallel(inputs[0], inputs[1], **common)  # type: ignore[arg-type]
     raise CorpusError("give one 'source ||| target' file (or -) or two files SRC TGT")
 
 
 def pairs_from_texts(
-    sources: list[str] | list[list[str]], targets: list[str] | list[list[str]]
+    sources: list[str] | list[list[str]],
+    targets: list[str] | list[list[str]],
+    *,
+    tokenize: str = DEFAULT_SCHEME,
 ) -> Iterator[SentencePair]:
-    """Pairs from in-memory sentences (strings are split on whitespace; lists are words)."""
+    """Pairs from in-memory sentences (strings are split with ``tokenize``, offsets
+    included for schemes other than whitespace; lists are words, without offsets)."""
+    get_tokenizer(tokenize)
     for side, sentences in (("sources", sources), ("targets", targets)):
         if isinstance(sentences, str):
             # A lone string would be iterated character by character: one "sentence" per letter.
@@ -340,6 +492,10 @@ def pairs_from_texts(
     if len(sources) != len(targets):
         raise CorpusError(f"{len(sources)} source sentences but {len(targets)} target sentences")
     for index, (src, tgt) in enumerate(zip(sources, targets, strict=True)):
-        src_words = src.split() if isinstance(src, str) else list(src)
-        tgt_words = tgt.split() if isinstance(tgt, str) else list(tgt)
-        yield SentencePair(index, tuple(src_words), tuple(tgt_words), index + 1)
+        src_words, src_offsets = (
+            split_words(src, tokenize) if isinstance(src, str) else (tuple(src), None)
+        )
+        tgt_words, tgt_offsets = (
+            split_words(tgt, tokenize) if isinstance(tgt, str) else (tuple(tgt), None)
+        )
+        yield SentencePair(index, src_words, tgt_words, index + 1, src_offsets, tgt_offsets)

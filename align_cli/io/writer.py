@@ -65,13 +65,18 @@ RECORD_LINES = {
 
 
 def format_record(
-    result: AlignmentResult, output_format: str, *, include_matrix: bool, signature: str
+    result: AlignmentResult,
+    output_format: str,
+    *,
+    include_matrix: bool,
+    signature: str,
+    flags: bool = False,
 ) -> str:
     """One pair's output, with its final newline."""
     if output_format not in RECORD_LINES:
         raise XalignError(f"unknown output format {output_format!r}")
     sentence = AlignedSentence.from_result(
-        result, include_matrix=include_matrix, signature=signature
+        result, include_matrix=include_matrix, signature=signature, flags=flags
     )
     text = FORMATS[output_format].write(sentence)
     assert text is not None  # every record format has lines for every pair
@@ -103,6 +108,7 @@ class AlignmentWriter(ResumableOutput):
         resume: bool = False,
         fsync: bool = True,
         inputs: InputFingerprint | None = None,
+        flags: bool = False,
     ):
         if output_format not in RECORD_LINES:
             raise XalignError(f"unknown output format {output_format!r}")
@@ -119,6 +125,7 @@ class AlignmentWriter(ResumableOutput):
         )
         self.output_format = output_format
         self.include_matrix = include_matrix
+        self.flags = flags  # JSONL lists the words without a link
         self.fsync = fsync
         self.pairs_in_output = 0  # pairs written so far, counting those of an earlier run
 
@@ -177,6 +184,7 @@ class AlignmentWriter(ResumableOutput):
                 self.output_format,
                 include_matrix=self.include_matrix,
                 signature=self.signature or "",
+                flags=self.flags,
             )
             for r in results
         )

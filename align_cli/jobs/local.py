@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from align_cli.aligners.base import Aligner
 from align_cli.errors import CorpusError, XalignError
+from align_cli.io.live import live_windows
 from align_cli.io.writer import AlignmentWriter, Shard
 from align_cli.settings import AlignerSpec
 from align_cli.signature import Signature
@@ -53,11 +54,24 @@ def describe_run(
     include_matrix: bool,
     encoding_errors: str,
     on_bad_line: str,
+    tokenize: str = "whitespace",
+    flags: bool = False,
+    input_format: str = "text",
 ) -> dict[str, Any]:
     """Everything about a run that changes the bytes of its output: what ``--resume`` must
     match. How and where the work runs (threads, Ray, the requested device) may differ; the
     dtype and device type the model really ran in are in the signature, which the writer
-    checks once the model is loaded."""
+    checks once the model is loaded. The word splitter, the reviewer flags and the input
+    format are recorded only when not the default, so that earlier runs still resume."""
+    extra = {
+        key: value
+        for key, value, default in (
+            ("tokenize", tokenize, "whitespace"),
+            ("flags", flags, False),
+            ("input_format", input_format, "text"),
+        )
+        if value != default
+    }
     return {
         "model": _model_identity(spec.model),
         "reverse_model": _model_identity(spec.reverse_model),
@@ -77,6 +91,7 @@ def describe_run(
         "on_bad_line": on_bad_line,
         "inputs": [arg if arg == "-" else str(Path(arg).absolute()) for arg in inputs],
         "shard": None if shard is None else f"{shard.index}/{shard.count}",
+        **extra,
     }
 
 
@@ -233,10 +248,13 @@ def run_alignment(
     long_pair_path: str | None = None,
     on_window: Callable[[int], None] | None = None,
     announce: Callable[[str], None] | None = None,
+    waiting: Callable[[], bool] | None = None,
 ) -> RunSummary:
     """Align what ``read_pairs(skip)`` yields (the pairs after the first ``skip``) into
     ``writer``, window by window. Raises :class:`RunInterrupted` on a signal and
     :class:`XalignError` on bad input, in both cases after writing whole windows only.
+    ``waiting`` (live input, :mod:`align_cli.io.live`) ends a window as soon as no further
+    line is waiting to be read, so that each line is answered as soon as it comes.
     """
     summary = RunSummary()
     done = writer.open()
@@ -249,7 +267,11 @@ def run_alignment(
         with StopSignals(announce) as signals:
             # A stop request ends the stream of windows: the backend finishes the windows it
             # has started (one here, all in flight on a cluster) and nothing new starts.
-            source = windows(corpus, window)
+            source = (
+                windows(corpus, window)
+                if waiting is None
+                else live_windows(corpus, window, waiting)
+            )
             exhausted = False
 
             def until_stopped() -> Iterator[list[SentencePair]]:

@@ -22,6 +22,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from align_cli.io.corpus import split_words
+from align_cli.io.tokenize import DEFAULT_SCHEME, TOKENIZERS
 from align_cli.settings import (
     EXTRACTION_METHODS,
     GRANULARITIES,
@@ -39,9 +41,20 @@ LinkPair = Annotated[
 ]
 
 
-def words_of(segment: str | list[str]) -> tuple[str, ...]:
-    """The words of a segment: whitespace-split text, or the given words as they are."""
-    return tuple(segment.split()) if isinstance(segment, str) else tuple(segment)
+def words_of(segment: str | list[str], tokenize: str = DEFAULT_SCHEME) -> tuple[str, ...]:
+    """The words of a segment: text split with ``tokenize`` (whitespace by default), or
+    the given words as they are."""
+    return split_segment(segment, tokenize)[0]
+
+
+def split_segment(
+    segment: str | list[str], tokenize: str = DEFAULT_SCHEME
+) -> tuple[tuple[str, ...], tuple[tuple[int, int], ...] | None]:
+    """The words of a segment and their ``[start, end)`` offsets in its text (``None``
+    for whitespace, the default, and for a list of words)."""
+    if isinstance(segment, str):
+        return split_words(segment, tokenize)
+    return tuple(segment), None
 
 
 def segment_chars(segment: str | list[str]) -> int:
@@ -100,6 +113,14 @@ class AlignRequest(_Strict):
     include_matrix: bool = Field(
         False, description="Return each pair's word score matrix (rows: source words)."
     )
+    tokenize: Literal[tuple(sorted(TOKENIZERS))] = Field(  # type: ignore[valid-type]
+        DEFAULT_SCHEME,
+        description="How text segments become words: whitespace (pre-tokenised text) or "
+        "unicode (raw text; each result then has the words' character offsets).",
+    )
+    flags: bool = Field(
+        False, description="List each pair's words without a link (unaligned_source/target)."
+    )
 
 
 class AlignResult(BaseModel):
@@ -113,6 +134,18 @@ class AlignResult(BaseModel):
     )
     matrix: list[list[float]] | None = Field(
         None, description="[source word][target word] scores, with include_matrix."
+    )
+    source_offsets: list[tuple[int, int]] | None = Field(
+        None, description="Each source word's [start, end) code points (tokenize=unicode)."
+    )
+    target_offsets: list[tuple[int, int]] | None = Field(
+        None, description="Each target word's [start, end) code points (tokenize=unicode)."
+    )
+    unaligned_source: list[int] | None = Field(
+        None, description="Source words without a link (possible omissions), with flags."
+    )
+    unaligned_target: list[int] | None = Field(
+        None, description="Target words without a link (possible additions), with flags."
     )
 
 

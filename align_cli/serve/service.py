@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from align_cli.aligners.base import Aligner
 from align_cli.errors import XalignError
 from align_cli.io.formats import format_pharaoh
+from align_cli.io.formats.jsonl import unaligned
 from align_cli.serve.batcher import DynamicBatcher, Job, QueueFull, ShuttingDown, length_groups
 from align_cli.serve.config import CPU_BATCH_COST_WORDS, ServeLimits
 from align_cli.serve.metrics import ServiceMetrics
@@ -31,7 +32,7 @@ from align_cli.serve.schemas import (
     TransferResponse,
     TransferResult,
     segment_chars,
-    words_of,
+    split_segment,
 )
 from align_cli.serve.variants import AlignerVariants
 from align_cli.settings import AlignerSpec
@@ -202,7 +203,14 @@ class AlignmentService:
                 maximum=self.limits.max_pairs,
             )
 
-    def _check_segment(self, segment: str | list[str], where: str) -> tuple[str, ...]:
+    def _check_segment(
+        self, segment: str | list[str], where: str, tokenize: str = "whitespace"
+    ) -> tuple[str, ...]:
+        return self._split_segment(segment, where, tokenize)[0]
+
+    def _split_segment(
+        self, segment: str | list[str], where: str, tokenize: str = "whitespace"
+    ) -> tuple[tuple[str, ...], tuple[tuple[int, int], ...] | None]:
         chars = segment_chars(segment)
         if chars > self.limits.max_segment_chars:
             raise RequestError(
@@ -218,7 +226,7 @@ class AlignmentService:
                     raise RequestError(
                         422, f"{where} word {k} ({word!r}) is empty or contains whitespace"
                     )
-        return words_of(segment)
+        return split_segment(segment, tokenize)
 
     def _spec_for(self, settings: RequestSettings | None) -> AlignerSpec:
         try:
@@ -293,20 +301,23 @@ class AlignmentService:
         ``arrival`` (the HTTP layer's, opened when the request began) closes once the pairs
         are queued."""
         self._check_count(len(request.pairs))
-        pairs = [
-            SentencePair(
-                k,
-                self._check_segment(pair.source, f"pairs[{k}].source"),
-                self._check_segment(pair.target, f"pairs[{k}].target"),
-                k + 1,
+        pairs = []
+        for k, pair in enumerate(request.pairs):
+            src, src_offsets = self._split_segment(
+                pair.source, f"pairs[{k}].source", request.tokenize
             )
-            for k, pair in enumerate(request.pairs)
-        ]
+            tgt, tgt_offsets = self._split_segment(
+                pair.target, f"pairs[{k}].target", request.tokenize
+            )
+            pairs.append(SentencePair(k, src, tgt, k + 1, src_offsets, tgt_offsets))
         spec = self._spec_for(request.settings)
         results = await self._align_pairs(spec, pairs, watch, arrival)
+        signature = str(self._signatures.get(spec, self.signature))
+        if request.tokenize != "whitespace":  # as extract's signature says it
+            signature += f"|tokenize:{request.tokenize}"
         return AlignResponse(
-            signature=self._signatures.get(spec, self.signature),
-            results=[_align_result(r, request.include_matrix) for r in results],
+            signature=signature,
+            results=[_align_result(r, request.include_matrix, request.flags) for r in results],
         )
 
     async def transfer(
@@ -361,10 +372,11 @@ def _check_links(links: Sequence[Link], n_src: int, n_tgt: int, where: str) -> N
             )
 
 
-def _align_result(result: AlignmentResult, include_matrix: bool) -> AlignResult:
+def _align_result(result: AlignmentResult, include_matrix: bool, flags: bool) -> AlignResult:
     matrix = None
     if include_matrix and result.matrix is not None:
         matrix = [[round(float(x), 6) for x in row] for row in result.matrix.tolist()]
+    pair = result.pair
     return AlignResult(
         source_words=list(result.pair.src_words),
         target_words=list(result.pair.tgt_words),
@@ -373,4 +385,12 @@ def _align_result(result: AlignmentResult, include_matrix: bool) -> AlignResult:
         pharaoh=format_pharaoh(result.links),
         skipped=result.skipped,
         matrix=matrix,
+        source_offsets=None if pair.src_offsets is None else list(pair.src_offsets),
+        target_offsets=None if pair.tgt_offsets is None else list(pair.tgt_offsets),
+        unaligned_source=unaligned(len(pair.src_words), (i for i, _ in result.links))
+        if flags
+        else None,
+        unaligned_target=unaligned(len(pair.tgt_words), (j for _, j in result.links))
+        if flags
+        else None,
     )

@@ -122,6 +122,9 @@ MAX_HEADER_CHARS = 10  # target words are written vertically, cut to this many l
 MAX_LABEL_CHARS = 18  # source words are cut to this many characters
 
 
+UNALIGNED_STYLE = "dim italic"
+
+
 def _cut(word: str, limit: int) -> str:
     return word if len(word) <= limit else word[: limit - 1] + "…"
 
@@ -144,6 +147,8 @@ def render_terminal(view: PairView, *, width: int = 100, color: bool = True) -> 
     cell = 3 if prefix + 3 * n_tgt <= width else 2
     shown = min(n_tgt, max((width - prefix) // cell, 1)) if n_tgt else 0
     marks = view.marks()
+    # Words without a predicted link (possible omissions / additions) are dim and italic.
+    lone_src, lone_tgt = view.unaligned() if color else (frozenset(), frozenset())
     text = Text(no_wrap=True, overflow="crop")
     text.append(view.summary() + "\n", style="bold")
 
@@ -153,13 +158,23 @@ def render_terminal(view: PairView, *, width: int = 100, color: bool = True) -> 
     centre = (cell - 1) // 2 if cell == 3 else 0
     for row in range(height):
         # Words are bottom-aligned: a short word starts lower down.
-        line = "".join(
+        cells = [
             (" " * centre + (h[row - height + len(h)] if row >= height - len(h) else " ")).ljust(
                 cell
             )
             for h in headers
-        )
-        text.append(pad + line.rstrip() + "\n")
+        ]
+        if not lone_tgt:
+            text.append(pad + "".join(cells).rstrip() + "\n")
+            continue
+        text.append(pad)
+        line = "".join(cells).rstrip()
+        at = 0
+        for j, content in enumerate(cells):
+            piece = content[: max(len(line) - at, 0)]
+            at += len(content)
+            text.append(piece, style=UNALIGNED_STYLE if j in lone_tgt else "")
+        text.append("\n")
     if cell == 3:
         number_lines = ["".join(f"{j:>2} " for j in range(shown))]
     else:
@@ -174,7 +189,12 @@ def render_terminal(view: PairView, *, width: int = 100, color: bool = True) -> 
 
     low, high = _value_range(view.matrix) if view.matrix is not None else (0.0, 1.0)
     for i, label in enumerate(labels):
-        text.append(f"{i:>{index_width}} {label:<{label_width - index_width - 1}} │", style="")
+        text.append(f"{i:>{index_width}} ")
+        text.append(
+            f"{label:<{label_width - index_width - 1}}",
+            style=UNALIGNED_STYLE if i in lone_src else "",
+        )
+        text.append(" │")
         for j in range(shown):
             fraction = (
                 _relative(float(view.matrix[i, j]), low, high) if view.matrix is not None else 0.0
@@ -208,6 +228,10 @@ def legend_entries(views: Sequence[PairView], *, color: bool = True) -> list[Tex
             entry = Text(style.symbol, style=style.color)
             entry.append(f" {style.label}")
             entries.append(entry)
+    if color and any(any(view.unaligned()) for view in views):
+        entry = Text("word", style=UNALIGNED_STYLE)
+        entry.append(" without a link (source: possible omission; target: possible addition)")
+        entries.append(entry)
     shaded = [view for view in views if view.matrix is not None]
     if shaded:
         name = shaded[0].value_name

@@ -113,6 +113,13 @@ class PairView:
     def marks(self) -> dict[Link, Mark]:
         return classify_links(self.predicted, self.sure, self.possible)
 
+    def unaligned(self) -> tuple[frozenset[int], frozenset[int]]:
+        """The source and target words no predicted link uses (possible omissions and
+        additions), as ``--flags`` lists them in JSONL."""
+        src = frozenset(range(len(self.src_words))) - {i for i, _ in self.predicted}
+        tgt = frozenset(range(len(self.tgt_words))) - {j for _, j in self.predicted}
+        return src, tgt
+
     def counts(self) -> LinkCounts | None:
         """AER counts of this pair against its gold (``None`` without gold)."""
         if self.sure is None:
@@ -186,6 +193,7 @@ def views_from_files(
     gold: str | None = None,
     gold_format: str | Format = AUTO,
     gold_one_based: bool = False,
+    tokenize: str = "whitespace",
 ) -> dict[int, PairView]:
     """The pairs at 0-based ``wanted`` indices, read from the files in one streaming pass.
 
@@ -212,7 +220,11 @@ def views_from_files(
             )
         )
     if corpus is not None:
-        streams.append(Stream(display_name(corpus), read_corpus((corpus,), option_hints=False)))
+        streams.append(
+            Stream(
+                display_name(corpus), read_corpus((corpus,), option_hints=False, tokenize=tokenize)
+            )
+        )
     remaining = set(wanted)
     views: dict[int, PairView] = {}
     count = 0
@@ -288,11 +300,12 @@ def views_from_model(
     worst: int,
     gold: list[AlignedSentence] | None,
     value_name: str = "attention",
+    tokenize: str = "whitespace",
 ) -> list[PairView]:
     """Run ``aligner`` on the chosen pairs of ``corpus`` (all of them to find the worst)."""
     if worst:
         assert gold is not None
-        pairs = list(read_corpus((corpus,), option_hints=False))
+        pairs = list(read_corpus((corpus,), option_hints=False, tokenize=tokenize))
         if len(pairs) != len(gold):
             raise CorpusError(
                 f"{len(pairs)} pairs but the gold file has {len(gold)} sentences; "
@@ -307,7 +320,7 @@ def views_from_model(
         assert lines is not None
         wanted = set(lines)
         chosen, count = [], 0
-        for pair in read_corpus((corpus,), option_hints=False):
+        for pair in read_corpus((corpus,), option_hints=False, tokenize=tokenize):
             count = pair.index + 1
             if pair.index in wanted:
                 chosen.append(pair)

@@ -32,6 +32,13 @@ class RunInfo:
     skipped: str | None = None  # why the pair was not aligned
     matrix: np.ndarray | None = None  # [src][tgt] scores, only when asked for
     signature: str | None = None  # what produced the output
+    # Each word's [start, end) offsets in its side's raw text (--tokenize other than
+    # whitespace), the request's own id (JSONL input), and whether to list the words
+    # without a link (--flags); JSONL writes each only when present or asked for.
+    src_offsets: tuple[tuple[int, int], ...] | None = None
+    tgt_offsets: tuple[tuple[int, int], ...] | None = None
+    key: object = None
+    flags: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,7 @@ class AlignedSentence:
         *,
         include_matrix: bool = False,
         signature: str | None = None,
+        flags: bool = False,
     ) -> AlignedSentence:
         """An aligner's result as a sentence, so that one writer per format serves both.
 
@@ -103,7 +111,15 @@ class AlignedSentence:
             scores=scores,
             src_words=tuple(pair.src_words),
             tgt_words=tuple(pair.tgt_words),
-            run=RunInfo(result.skipped, result.matrix if include_matrix else None, signature),
+            run=RunInfo(
+                result.skipped,
+                result.matrix if include_matrix else None,
+                signature,
+                pair.src_offsets,
+                pair.tgt_offsets,
+                pair.key,
+                flags,
+            ),
         )
 
 
@@ -111,13 +127,19 @@ Record = AlignedSentence | AlignmentResult
 
 
 def as_sentence(
-    record: Record, *, include_matrix: bool = False, signature: str | None = None
+    record: Record,
+    *,
+    include_matrix: bool = False,
+    signature: str | None = None,
+    flags: bool = False,
 ) -> AlignedSentence:
     """``record`` itself, or an aligner's result made into a sentence (see
     :meth:`AlignedSentence.from_result`; the keywords apply to results only)."""
     if isinstance(record, AlignedSentence):
         return record
-    return AlignedSentence.from_result(record, include_matrix=include_matrix, signature=signature)
+    return AlignedSentence.from_result(
+        record, include_matrix=include_matrix, signature=signature, flags=flags
+    )
 
 
 # A reader takes a path (and ``one_based=`` when the format takes it); a writer takes a

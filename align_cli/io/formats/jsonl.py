@@ -1,12 +1,17 @@
 """JSONL: one JSON object per line, xalign's own output (``xalign extract --format jsonl``)
 and anything with a ``links`` list per line. 0-based; carries the words when present.
+
+Written only when present or asked for, so that older outputs keep their bytes: ``id``
+(a JSONL request's own id), ``src_offsets`` / ``tgt_offsets`` (each word's ``[start,
+end)`` code points in its side's raw text, ``--tokenize unicode``) and ``unaligned_src`` /
+``unaligned_tgt`` (``--flags``: indices of the words without a link).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -39,10 +44,16 @@ def format_jsonl(
     sentence = as_sentence(record, include_matrix=include_matrix, signature=signature)
     run = sentence.run
     links = sorted(sentence.sure)
-    out: dict[str, object] = {"index": sentence.index}
+    out: dict[str, object] = {}
+    if run is not None and run.key is not None:
+        out["id"] = run.key
+    out["index"] = sentence.index
     if sentence.src_words is not None and sentence.tgt_words is not None:
         out["src_words"] = list(sentence.src_words)
         out["tgt_words"] = list(sentence.tgt_words)
+    if run is not None and run.src_offsets is not None and run.tgt_offsets is not None:
+        out["src_offsets"] = [list(span) for span in run.src_offsets]
+        out["tgt_offsets"] = [list(span) for span in run.tgt_offsets]
     out["links"] = [[i, j] for i, j in links]
     if sentence.possible:
         out["possible"] = [[i, j] for i, j in sorted(sentence.possible)]
@@ -61,7 +72,17 @@ def format_jsonl(
             out["matrix"] = np.round(np.asarray(run.matrix, dtype=float), MATRIX_DECIMALS).tolist()
         if run.signature is not None:
             out["signature"] = run.signature
+        if run.flags and sentence.src_words is not None and sentence.tgt_words is not None:
+            out["unaligned_src"] = unaligned(len(sentence.src_words), (i for i, _ in links))
+            out["unaligned_tgt"] = unaligned(len(sentence.tgt_words), (j for _, j in links))
     return json.dumps(out, ensure_ascii=False)
+
+
+def unaligned(length: int, linked: Iterable[int]) -> list[int]:
+    """The indices below ``length`` that no link uses: the words a reviewer should check
+    (a source word without a link may be an omission, a target word an addition)."""
+    used = set(linked)
+    return [k for k in range(length) if k not in used]
 
 
 def _round_score(score: float) -> float | None:
