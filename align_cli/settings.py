@@ -10,8 +10,10 @@ README.md ("Choosing the defaults").
 
 from __future__ import annotations
 
+import json
 import numbers
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
 
 from align_cli.errors import XalignError
 
@@ -68,6 +70,10 @@ class AlignmentSettings:
     method: str = "inter"
     threshold: float = 0.1
     symmetrize: str | None = None  # combine the matrix's two directions (or two models')
+    # A target word whose attention on the source's special tokens (the end-of-sentence
+    # token) outweighs its attention on every source word is left unaligned. Models that
+    # `xalign train` taught to park unaligned words there record this in xalign.json.
+    null: bool = False
 
     def __post_init__(self) -> None:
         _check_choice(self.pooling, POOLINGS, "pooling")
@@ -85,14 +91,17 @@ class AlignmentSettings:
             raise XalignError(f"shift must be True or False, not {self.shift!r}")
         if self.symmetrize is not None:
             _check_choice(self.symmetrize, SYMMETRIZATIONS, "symmetrisation")
+        if not isinstance(self.null, bool):
+            raise XalignError(f"null must be true or false, not {self.null!r}")
 
     def describe(self) -> str:
         layers = "auto" if self.layers is None else ",".join(str(x) for x in self.layers)
         heads = "mean" if self.heads is None else ",".join(str(h) for h in self.heads)
         method = self.method + (f">{self.threshold:g}" if self.method == "threshold" else "")
+        # null appears only when on, so that every signature made before it existed stays.
         return (
             f"layer:{layers}|heads:{heads}|shift:{'yes' if self.shift else 'no'}"
-            f"|pool:{self.pooling}|extract:{method}"
+            f"|pool:{self.pooling}|extract:{method}" + ("|null:eos" if self.null else "")
         )
 
 
@@ -324,11 +333,23 @@ class AlignerSpec:
     include_matrix: bool = False
     embedding: EmbeddingOptions = field(default_factory=EmbeddingOptions)
     attention_options_given: tuple[str, ...] = ()
+    # None: ``settings`` are used as they are. A tuple: ``settings`` are the default
+    # preset plus the fields named here, which the user gave; a model folder that records
+    # its own settings (xalign.json, written by `xalign train`) replaces the preset part.
+    defaults_from_model: tuple[str, ...] | None = None
+    # Where ``settings`` came from when not from options (the signature's "settings:"
+    # field): "auto" when --preset auto chose them on the corpus.
+    settings_source: str | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.attention_options_given) - set(ATTENTION_ONLY_OPTIONS)
         if unknown:
             raise ValueError(f"not attention-only options: {sorted(unknown)}")
+        if self.defaults_from_model is not None:
+            names = {f.name for f in fields(AlignmentSettings)}
+            unknown = set(self.defaults_from_model) - names
+            if unknown:
+                raise ValueError(f"not AlignmentSettings fields: {sorted(unknown)}")
 
     @property
     def attention_only_given(self) -> list[str]:
@@ -338,3 +359,193 @@ class AlignerSpec:
             if getattr(self, name) is not None:
                 given.append(name)
         return given
+
+
+# --------------------------------------------------------------------------- model folders
+
+# A model folder may say how it is read: `xalign train` writes this file beside
+# config.json, and `xalign extract` uses its settings when no --preset and no aggregation
+# option is given (AlignerSpec.defaults_from_model).
+MODEL_SETTINGS_FILE = "xalign.json"
+MODEL_SETTINGS_VERSION = 1
+
+
+def settings_to_dict(settings: AlignmentSettings) -> dict[str, object]:
+    """``settings`` as JSON-ready values (tuples become lists)."""
+    values = asdict(settings)
+    for name in ("layers", "heads"):
+        if values[name] is not None:
+            values[name] = list(values[name])
+    return values
+
+
+def settings_from_dict(values: object, *, where: str) -> AlignmentSettings:
+    """The inverse of :func:`settings_to_dict`; a bad value is an :class:`XalignError`
+    that names ``where`` it came from."""
+    if not isinstance(values, dict):
+        raise XalignError(f"{where}: the alignment settings must be a JSON object")
+    known = {f.name for f in fields(AlignmentSettings)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise XalignError(
+            f"{where}: unknown alignment setting {unknown[0]!r}; a newer xalign wrote it?"
+        )
+    given = dict(values)
+    for name in ("layers", "heads"):
+        if isinstance(given.get(name), list):
+            given[name] = tuple(given[name])
+    try:
+        return AlignmentSettings(**given)
+    except XalignError as error:
+        raise XalignError(f"{where}: {error}") from None
+
+
+def write_model_settings(
+    folder: str | Path, settings: AlignmentSettings, about: dict[str, object]
+) -> Path:
+    """Write ``folder/xalign.json``: the settings to read the model with, and ``about``
+    (how the model was made: teacher, steps, seed, ...). Returns the file's path."""
+    path = Path(folder) / MODEL_SETTINGS_FILE
+    document = {
+        "xalign_settings_version": MODEL_SETTINGS_VERSION,
+        "alignment": settings_to_dict(settings),
+        "about": about,
+    }
+    path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    return path
+
+
+def read_model_settings(folder: str | Path) -> AlignmentSettings | None:
+    """The settings ``folder/xalign.json`` records; ``None`` for a folder without one
+    (or a hub id, which is not a folder)."""
+    path = Path(folder) / MODEL_SETTINGS_FILE
+    if not path.is_file():
+        return None
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise XalignError(f"{path}: cannot read it as JSON ({error})") from None
+    if not isinstance(document, dict) or "alignment" not in document:
+        raise XalignError(f"{path}: no 'alignment' settings in it")
+    version = document.get("xalign_settings_version")
+    if version != MODEL_SETTINGS_VERSION:
+        raise XalignError(
+            f"{path}: settings version {version!r}, this xalign reads "
+            f"{MODEL_SETTINGS_VERSION}; upgrade xalign"
+        )
+    return settings_from_dict(document["alignment"], where=str(path))
+
+
+def apply_model_settings(
+    recorded: AlignmentSettings, given: AlignmentSettings, fields_given: tuple[str, ...]
+) -> AlignmentSettings:
+    """A model's recorded settings with the fields the user gave taken from ``given``."""
+    return replace(recorded, **{name: getattr(given, name) for name in fields_given})
+
+
+# --------------------------------------------------------------------------- training
+
+TEACHER_KINDS = {
+    "eflomal": "eflomal (pip install eflomal) run on the corpus, both directions, symmetrised",
+    "self": "the model's own links, read with its current settings (self-training)",
+}
+TRAINING_SCOPES = {
+    "head": "the chosen layer's cross-attention query and key projections",
+    "layer": "every parameter of the chosen decoder layer",
+    "model": "every parameter of the model",
+}
+
+
+@dataclass(frozen=True)
+class TeacherSpec:
+    """Where the taught word links come from: ``eflomal``, ``self`` or a file's path."""
+
+    source: str = "eflomal"
+    format: str = "auto"  # a file's format (align_cli.io.formats.READ_FORMATS, or auto)
+    one_based: bool = False  # a file's indices start at 1
+    reverse: bool = False  # a file is target first
+    symmetrize: str = "grow-diag-final-and"  # how eflomal's two directions combine
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.source, str) or not self.source:
+            raise XalignError("the teacher is eflomal, self, or an alignment file's path")
+        _check_choice(self.symmetrize, (*SYMMETRIZATIONS, "forward", "reverse"), "symmetrisation")
+
+    @property
+    def is_file(self) -> bool:
+        return self.source not in TEACHER_KINDS
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How ``xalign train`` teaches a head to align (README, "Training a model to align":
+    the defaults are the best measured setting)."""
+
+    # The taught head: head 0 of the first decoder layer, read at the rows where each
+    # target word is the decoder's input (Shift-Att, Chen et al. 2020) rather than where it
+    # is predicted. There the query holds the word itself, and aligning is looking it up
+    # in the source; at the predicting rows of the last layer the word is still being
+    # decided (README, "Teaching a model to align": 1.37 vs 2.64 AER).
+    layer: int = 0  # decoder layer of the taught head (negative: from the end)
+    head: int = 0  # the taught cross-attention head
+    shift: bool = True
+    scope: str = "layer"  # which parameters learn (TRAINING_SCOPES)
+    null: bool = True  # teach unaligned target words to attend to the source's </s>
+    translation_weight: float = 1.0  # weight of the translation loss beside the alignment's
+    epochs: int = 3
+    max_steps: int | None = None  # stop after this many steps, even mid-epoch
+    batch_size: int = 32  # pairs per batch at most
+    max_tokens: int = 3000  # padded source + target tokens per batch at most
+    learning_rate: float = 1e-3
+    warmup: float = 0.05  # share of training with a rising learning rate
+    seed: int = 0
+    shuffle_window: int = 20000  # pairs shuffled together (memory grows with it)
+    checkpoint_every: int = 200  # steps between checkpoints
+    # The extraction the trained model records in xalign.json; None: the one whose links
+    # agree best with the teacher's on the first calibration_pairs pairs of the corpus.
+    method: str | None = None
+    threshold: float = 0.1  # for method "threshold"
+    calibration_pairs: int = 1000
+
+    def __post_init__(self) -> None:
+        _check_choice(self.scope, TRAINING_SCOPES, "training scope")
+        if self.method is not None:
+            _check_choice(self.method, EXTRACTION_METHODS, "extraction")
+        for name in ("layer", "head", "seed"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise XalignError(f"{name} must be an integer, not {value!r}")
+        for name in (
+            "epochs",
+            "batch_size",
+            "max_tokens",
+            "shuffle_window",
+            "checkpoint_every",
+            "calibration_pairs",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise XalignError(f"{name} must be a positive integer, not {value!r}")
+        if self.max_steps is not None and (
+            not isinstance(self.max_steps, int) or self.max_steps < 1
+        ):
+            raise XalignError(f"max_steps must be a positive integer, not {self.max_steps!r}")
+        for name in ("translation_weight", "learning_rate", "warmup", "threshold"):
+            _check_number(getattr(self, name), name)
+        if self.translation_weight < 0 or self.learning_rate <= 0 or not 0 <= self.warmup < 1:
+            raise XalignError(
+                "translation_weight must be >= 0, learning_rate > 0 and warmup in [0, 1)"
+            )
+
+    def alignment_settings(self) -> AlignmentSettings:
+        """How the trained model is read: its taught head, with the chosen extraction
+        (argmax where it is left to calibration)."""
+        return AlignmentSettings(
+            layers=(self.layer,),
+            heads=(self.head,),
+            shift=self.shift,
+            pooling="sum",
+            method=self.method or "argmax",
+            threshold=self.threshold,
+            null=self.null,
+        )

@@ -75,12 +75,17 @@ def alignment_signature(
     dtype: str,
     device: str,
     reverse_model: str | None = None,
+    settings_source: str | None = None,
 ) -> Signature:
     """What an aligner's results depend on. ``settings`` is the settings' own
-    ``key:value|...`` description (:meth:`AlignmentSettings.describe`)."""
+    ``key:value|...`` description (:meth:`AlignmentSettings.describe`); ``settings_source``
+    names where they came from when not from the options (``xalign.json``: the model
+    folder's own, ``auto``: chosen on the corpus)."""
     fields = [("xalign", __version__), ("model", model), ("revision", revision or "unknown")]
     if reverse_model is not None:
         fields.append(("reverse", reverse_model))
+    if settings_source is not None:
+        fields.append(("settings", settings_source))
     fields += Signature.parse(settings).fields
     fields += [("sym", symmetrize or "none"), ("dtype", dtype), ("device", device)]
     return Signature(tuple(fields))
@@ -105,3 +110,11 @@ def evaluation_signature(
         pred=f"{1 if pred_one_based else 0}-based{'-reversed' if reverse_pred else ''}",
         gold_links=gold_links,
     )
+
+
+def with_tokenize(signature: Signature, scheme: str) -> Signature:
+    """``signature`` with a ``tokenize:SCHEME`` field when the words were not split on
+    whitespace (the default, which adds nothing, so that earlier signatures stay)."""
+    if scheme == "whitespace" or signature.get("tokenize") is not None:
+        return signature
+    return Signature((*signature.fields, ("tokenize", scheme)))

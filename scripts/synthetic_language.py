@@ -30,7 +30,8 @@ CLI::
     python scripts/synthetic_language.py --count 300 --seed 1 \\
         --pairs out.src-tgt --gold out.gold
 
-writes ``src ||| tgt`` lines and Pharaoh gold (0-based ``i-j``, source first, all sure).
+writes ``src ||| tgt`` lines and Pharaoh gold (0-based ``i-j``, source first, all sure);
+``--exclude-pairs heldout.src-tgt`` leaves out the source sentences of a held-out set.
 """
 
 from __future__ import annotations
@@ -438,9 +439,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lexicon-seed", type=int, default=0, help="seed of the word forms")
     parser.add_argument("--pairs", type=Path, required=True, help="output `src ||| tgt` file")
     parser.add_argument("--gold", type=Path, required=True, help="output Pharaoh gold file")
+    parser.add_argument(
+        "--exclude-pairs",
+        type=Path,
+        help="a `src ||| tgt` file whose source sentences are left out (a held-out set)",
+    )
     args = parser.parse_args(argv)
     lexicon = build_lexicon(args.lexicon_seed)
-    write_corpus(generate_corpus(lexicon, args.count, args.seed), args.pairs, args.gold)
+    exclude = set()
+    if args.exclude_pairs is not None:
+        for line in args.exclude_pairs.read_text(encoding="utf-8").splitlines():
+            exclude.add(" ".join(line.split("|||")[0].split()))
+    pairs = generate_corpus(lexicon, args.count, args.seed, exclude=exclude)
+    write_corpus(pairs, args.pairs, args.gold)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Iterable
 
-from align_cli.aligners.attention import AttentionAligner, BidirectionalAligner
+from align_cli.aligners.attention import AttentionAligner, BidirectionalAligner, spec_settings
 from align_cli.aligners.base import Aligner
 from align_cli.aligners.embedding import EmbeddingAligner
 from align_cli.errors import ModelError, XalignError
@@ -32,9 +32,10 @@ def is_embedding_model(loaded: LoadedModel) -> bool:
 
 
 def _load(name: str, spec: AlignerSpec, *, revision: str | None) -> LoadedModel:
-    """:func:`load_model`, with a refused pickle turned into a one-line error."""
+    """:func:`load_model`, with a refused pickle turned into a one-line error, and a
+    ``max_length`` the model cannot take refused before any pair is aligned."""
     try:
-        return load_model(
+        loaded = load_model(
             name,
             device=spec.device,
             dtype=spec.dtype,
@@ -49,6 +50,21 @@ def _load(name: str, spec: AlignerSpec, *, revision: str | None) -> LoadedModel:
             f"refused to unpickle the weights of {name!r} (not plain tensors: {reason}); "
             "use a model with safetensors weights"
         ) from None
+    check_max_length(loaded, spec.batching.max_length)
+    return loaded
+
+
+def check_max_length(loaded: LoadedModel, max_length: int | None) -> None:
+    """Refuse a ``--max-length`` past the model's position table: the forward pass of a
+    longer pair would index past it (an IndexError deep in the model)."""
+    limit = loaded.position_limit
+    if max_length is None or limit is None or max_length <= limit:
+        return
+    raise ModelError(
+        f"--max-length {max_length} is more than {loaded.name!r} can take: its position "
+        f"table holds {limit} tokens per side; give --max-length {limit} or less, or leave it "
+        "out for the model's own limit"
+    )
 
 
 def build_aligner(spec: AlignerSpec) -> Aligner:
@@ -59,6 +75,7 @@ def build_aligner(spec: AlignerSpec) -> Aligner:
 def aligner_for(loaded: LoadedModel, spec: AlignerSpec) -> Aligner:
     """The aligner ``spec`` describes, around an already loaded model (a reverse model,
     if ``spec`` names one, is loaded here)."""
+    check_max_length(loaded, spec.batching.max_length)
     if is_embedding_model(loaded):
         foreign = sorted(spec.attention_only_given)
         if foreign:
@@ -79,15 +96,18 @@ def aligner_for(loaded: LoadedModel, spec: AlignerSpec) -> Aligner:
             f"XLM-R, ...); {loaded.name!r} is a translation model, aligned by its "
             "cross-attention (choose its layers with --layers)"
         )
+    # The model folder's own settings (xalign.json) when the spec leaves them to it.
+    settings, settings_source = spec_settings(loaded, spec)
     aligner = AttentionAligner(
         loaded,
-        spec.settings,
+        settings,
         spec.batching,
         src_lang=spec.src_lang,
         tgt_lang=spec.tgt_lang,
         source_prefix=spec.source_prefix,
         target_language_token=spec.target_token,
         include_matrix=spec.include_matrix,
+        settings_source=settings_source,
     )
     if spec.reverse_model is None:
         return aligner
@@ -95,7 +115,7 @@ def aligner_for(loaded: LoadedModel, spec: AlignerSpec) -> Aligner:
     # The reverse model reads the target side as its source: languages swap.
     reverse = AttentionAligner(
         reverse_loaded,
-        spec.settings,
+        settings,
         spec.batching,
         src_lang=spec.tgt_lang,
         tgt_lang=spec.src_lang,

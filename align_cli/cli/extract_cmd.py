@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shlex
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,20 +13,56 @@ from pathlib import Path
 import click
 
 from align_cli.cli.options import (
+    AUTO_PRESET,
     aggregation_options,
     aligner_spec,
+    batching_options,
     device_options,
     language_options,
     model_path_options,
     preset_option,
 )
+from align_cli.cli.text_options import flags_option, input_format_option, tokenize_option
 from align_cli.errors import XalignError
-from align_cli.io.corpus import count_pairs, open_binary, read_corpus
-from align_cli.io.writer import RECORD_LINES, AlignmentWriter, Shard
-from align_cli.settings import BatchingSettings
+from align_cli.io import files
+from align_cli.io.corpus import count_pairs, read_corpus
+from align_cli.io.live import LineFeed, is_live
+from align_cli.io.outputs import output_paths
+from align_cli.io.sources import refuse_streams
+from align_cli.io.writer import RECORD_LINES, AlignmentWriter, InputFingerprint, Shard
+from align_cli.settings import BatchingSettings, TeacherSpec
+from align_cli.signature import with_tokenize
 from align_cli.types import SentencePair
 
 OUTPUT_FORMATS = tuple(RECORD_LINES)
+
+
+@contextmanager
+def _quiet_after_stop() -> Iterator[Callable[[str], None]]:
+    """While the run goes: a Ctrl-C that comes after the run has begun to stop (between
+    the end of the interrupted run and the line that says how to resume it) is ignored,
+    so that it never replaces that line; before that, Ctrl-C stops the run as usual."""
+    from align_cli.jobs.local import stderr_announcer
+
+    stopping = False
+
+    def announce(text: str) -> None:
+        nonlocal stopping
+        stopping = True
+        stderr_announcer(text)
+
+    def late_signal(number: int, frame: object) -> None:
+        if not stopping:
+            raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield stderr_announcer
+        return
+    previous = signal.signal(signal.SIGINT, late_signal)
+    try:
+        yield announce
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager
@@ -85,27 +123,11 @@ def _resume_command(args: list[str]) -> str:
     default=False,
     help="Put the word-level attention matrix into JSONL output.",
 )
-@preset_option("default")
+@preset_option(None, auto=True)
 @aggregation_options
 @model_path_options
 @language_options
-@click.option(
-    "--batch-size",
-    type=int,
-    default=BatchingSettings.batch_size,
-    show_default=True,
-    help="Pairs per batch at most (raise it on a GPU, e.g. 256).",
-)
-@click.option(
-    "--max-tokens",
-    type=int,
-    default=BatchingSettings.max_tokens,
-    show_default=True,
-    help="Padded tokens (source + target) per batch at most.",
-)
-@click.option(
-    "--max-length", type=int, help="Tokens per side at most (default: the model's limit)."
-)
+@batching_options
 @click.option(
     "--on-long",
     type=click.Choice(["skip", "fail"]),
@@ -180,7 +202,23 @@ def _resume_command(args: list[str]) -> str:
     is_flag=True,
     help="Overwrite existing output files (and start an interrupted run again).",
 )
+@click.option(
+    "--auto-teacher",
+    type=click.Path(dir_okay=False),
+    help="--preset auto: an alignment file (any format xalign reads, line-aligned with the "
+    "input) to agree with, instead of running eflomal on the input.",
+)
+@click.option(
+    "--auto-pairs",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="--preset auto: the first N pairs are scored (eflomal aligns 20 times as many).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the signature and summary.")
+@tokenize_option
+@flags_option
+@input_format_option
 def extract(
     inputs: tuple[str, ...],
     joined: str | None,
@@ -189,7 +227,7 @@ def extract(
     output_format: str,
     scores_path: str | None,
     matrix: bool,
-    preset: str,
+    preset: str | None,
     layers: str | None,
     heads: str | None,
     shift: bool | None,
@@ -222,6 +260,11 @@ def extract(
     ray_actors: int | None,
     force: bool,
     quiet: bool,
+    auto_teacher: str | None = None,
+    auto_pairs: int = 1000,
+    tokenize: str = "whitespace",
+    flags: bool = False,
+    input_format: str = "text",
 ) -> None:
     """Align a parallel corpus: SRC TGT (two line-aligned files) or -i 'src ||| tgt' lines.
 
@@ -233,7 +276,6 @@ def extract(
         WindowBackend,
         describe_run,
         run_alignment,
-        stderr_announcer,
     )
 
     if ray_address is not None and Path(ray_address).is_file():
@@ -253,6 +295,18 @@ def extract(
         raise XalignError("give SRC TGT files, or -i FILE with 'source ||| target' lines")
     if inputs.count("-") > 1:
         raise XalignError("standard input can be read once: give '-' for one input at most")
+    if input_format == "jsonl":
+        if len(inputs) != 1:
+            raise XalignError("--input-format jsonl reads one file (or -) of requests: -i FILE")
+        format_given = click.get_current_context().get_parameter_source("output_format")
+        if output_format != "jsonl" and format_given != click.core.ParameterSource.DEFAULT:
+            raise XalignError(
+                f"--input-format jsonl is answered in JSONL (with each request's id), not "
+                f"{output_format}: drop --format or give --format jsonl"
+            )
+        output_format = "jsonl"
+    if flags and output_format != "jsonl":
+        raise XalignError(f"--flags go into JSONL output: add --format jsonl, not {output_format}")
     if matrix and output_format != "jsonl":
         raise XalignError(
             f"--matrix goes into JSONL output: add --format jsonl, not {output_format}"
@@ -291,12 +345,47 @@ def extract(
         include_matrix=matrix and output_format == "jsonl",
     )
 
-    # Everything that can be refused is refused before a model is loaded.
-    for path in inputs:
-        if path != "-":
-            with open_binary(path):  # a missing or unreadable input fails here, by name
-                pass
+    # Everything that can be refused is refused before a file is opened or removed and
+    # before a model is loaded.
+    labels = ("-i",) if joined is not None else ("SRC", "TGT")
+    files.check_paths(
+        list(zip(labels, inputs, strict=False)),
+        [("-o", output or "-"), ("--scores", scores_path)],
+        also_written=output_paths(output, scores_path),
+        model_folders=(model, reverse_model),
+    )
+    if shard is not None:
+        refuse_streams(inputs, f"--shard {shard_text} counts the lines first")
     pair_range = (0, None) if shard is None else shard.pair_range(count_pairs(inputs), window)
+    # What --resume checks the inputs against (an output that can be resumed only).
+    fingerprint = InputFingerprint.for_output(output, inputs, window, pair_range, shard)
+
+    if preset == AUTO_PRESET:
+        from align_cli.tools.auto import EFLOMAL_MIN_PAIRS, choose_spec
+
+        spec, choice = choose_spec(
+            spec,
+            inputs,
+            teacher=TeacherSpec(auto_teacher) if auto_teacher else TeacherSpec(),
+            sample=auto_pairs,
+        )
+        if not quiet:
+            best = choice.rows[0].agreement
+            click.echo(
+                f"xalign: auto: {spec.settings.describe()}: agrees with {choice.teacher} on "
+                f"{choice.sentences} pairs at F1 {100 * best.f1:.2f}% (best of "
+                f"{len(choice.rows)} settings)",
+                err=True,
+            )
+            if choice.teacher_pairs is not None and choice.teacher_pairs < EFLOMAL_MIN_PAIRS:
+                click.echo(
+                    f"xalign: warning: eflomal learned from {choice.teacher_pairs} pairs only; "
+                    "on so little text its links, and this choice, are unreliable: give a "
+                    "bigger corpus or --auto-teacher FILE",
+                    err=True,
+                )
+    elif auto_teacher is not None:
+        raise XalignError("--auto-teacher is for --preset auto")
 
     writer = AlignmentWriter(
         output,
@@ -311,86 +400,111 @@ def extract(
             include_matrix=matrix,
             encoding_errors=encoding_errors,
             on_bad_line=on_bad_line,
+            tokenize=tokenize,
+            flags=flags,
+            input_format=input_format,
         ),
         window=window,
+        flags=flags,
         force=force,
         resume=resume,
+        inputs=fingerprint,
     )
-    if not writer.check():
+    with writer:  # unlocks the output however the run ends
+        if not writer.check():
+            if not quiet:
+                click.echo(f"xalign: {output} is already complete; nothing to resume", err=True)
+            return
+
+        backend: WindowBackend
+        if ray_address is not None:
+            from align_cli.jobs.ray import RayBackend, connect
+
+            connect(ray_address)
+            backend = RayBackend(spec, actors=ray_actors)
+        else:
+            from align_cli.aligners.factory import build_aligner
+
+            backend = LocalBackend(build_aligner(spec))
+        signature = with_tokenize(backend.signature, tokenize)
         if not quiet:
-            click.echo(f"xalign: {output} is already complete; nothing to resume", err=True)
-        return
+            click.echo(f"xalign: signature {signature}", err=True)
 
-    backend: WindowBackend
-    if ray_address is not None:
-        from align_cli.jobs.ray import RayBackend, connect
-
-        connect(ray_address)
-        backend = RayBackend(spec, actors=ray_actors)
-    else:
-        from align_cli.aligners.factory import build_aligner
-
-        backend = LocalBackend(build_aligner(spec))
-    if not quiet:
-        click.echo(f"xalign: signature {backend.signature}", err=True)
-
-    bad_lines: list[int] = []
-
-    def read_pairs(skip: int) -> Iterator[SentencePair]:
-        start, stop = pair_range
-        return read_corpus(
-            inputs,
-            encoding_errors=encoding_errors,
-            start=start + skip,
-            stop=stop,
-            on_bad_line=(lambda line_no, _reason: bad_lines.append(line_no))
-            if on_bad_line == "skip"
-            else None,
+        bad_lines: list[int] = []
+        # A pipe or a terminal is answered line by line (io/live.py); files keep windows.
+        feed = (
+            LineFeed.open(inputs[0])
+            if len(inputs) == 1 and shard is None and is_live(inputs[0])
+            else None
         )
 
-    writer.sign(backend.signature)
-    try:
-        with _progress() as on_window:
-            summary = run_alignment(
-                backend,
-                read_pairs,
-                writer,
-                window=window,
-                on_long=on_long,
-                long_pair_path=inputs[0],
-                on_window=on_window,
-                announce=stderr_announcer,
+        def read_pairs(skip: int) -> Iterator[SentencePair]:
+            start, stop = pair_range
+            return read_corpus(
+                inputs,
+                encoding_errors=encoding_errors,
+                start=start + skip,
+                stop=stop,
+                on_bad_line=(lambda line_no, _reason: bad_lines.append(line_no))
+                if on_bad_line == "skip"
+                else None,
+                tap=None if fingerprint is None else fingerprint.tap,
+                tokenize=tokenize,
+                source=feed,
+                requests=input_format == "jsonl",
             )
-    except RunInterrupted as stop:
-        where = (
-            f"resume with: {_resume_command(args)}"
-            if writer.resumable
-            else "this output cannot be resumed (use -o FILE for that)"
+
+        writer.sign(signature)
+        # The resume line must come out even if Ctrl-C is pressed again meanwhile.
+        with _quiet_after_stop() as announce:
+            try:
+                with _progress() as on_window:
+                    summary = run_alignment(
+                        backend,
+                        read_pairs,
+                        writer,
+                        window=window,
+                        on_long=on_long,
+                        long_pair_path=inputs[0],
+                        on_window=on_window,
+                        announce=announce,
+                        waiting=None if feed is None else feed.waiting,
+                    )
+            except RunInterrupted as stop:
+                where = (
+                    f"resume with: {_resume_command(args)}"
+                    if writer.resumable
+                    else "this output cannot be resumed (use -o FILE for that)"
+                )
+                click.echo(f"xalign: interrupted after {stop.pairs} pairs; {where}", err=True)
+                sys.exit(stop.exit_code)
+        if summary.already_complete:
+            if not quiet:
+                click.echo(f"xalign: {output} is already complete; nothing to resume", err=True)
+            return
+        if quiet:
+            return
+        for line_nos, what in (
+            (summary.skipped_lines, "pair(s) longer than the model takes were left unaligned"),
+            (
+                bad_lines,
+                "line(s) that are not requests were left unaligned"
+                if input_format == "jsonl"
+                else "line(s) without exactly one '|||' were left unaligned",
+            ),
+        ):
+            if line_nos:
+                shown = ", ".join(str(n) for n in line_nos[:20]) + (
+                    " ..." if len(line_nos) > 20 else ""
+                )
+                click.echo(
+                    f"xalign: warning: {len(line_nos)} {what} (empty lines); input lines: {shown}",
+                    err=True,
+                )
+        unaligned = len(summary.skipped_lines) + len(bad_lines)
+        resumed = f" (resumed after {summary.pairs_before})" if summary.pairs_before else ""
+        click.echo(
+            f"xalign: aligned {summary.pairs_written - unaligned} of {summary.pairs_written} "
+            f"pairs{resumed}",
+            err=True,
         )
-        click.echo(f"xalign: interrupted after {stop.pairs} pairs; {where}", err=True)
-        sys.exit(stop.exit_code)
-    if summary.already_complete:
-        if not quiet:
-            click.echo(f"xalign: {output} is already complete; nothing to resume", err=True)
-        return
-    if quiet:
-        return
-    for line_nos, what in (
-        (summary.skipped_lines, "pair(s) longer than the model takes were left unaligned"),
-        (bad_lines, "line(s) without exactly one '|||' were left unaligned"),
-    ):
-        if line_nos:
-            shown = ", ".join(str(n) for n in line_nos[:20]) + (
-                " ..." if len(line_nos) > 20 else ""
-            )
-            click.echo(
-                f"xalign: warning: {len(line_nos)} {what} (empty lines); input lines: {shown}",
-                err=True,
-            )
-    unaligned = len(summary.skipped_lines) + len(bad_lines)
-    resumed = f" (resumed after {summary.pairs_before})" if summary.pairs_before else ""
-    click.echo(
-        f"xalign: aligned {summary.pairs_written - unaligned} of {summary.pairs_written} "
-        f"pairs{resumed}",
-        err=True,
-    )

@@ -30,6 +30,8 @@ from align_cli.settings import (
 )
 
 Command = TypeVar("Command", bound=Callable[..., object])
+# Not one of settings.PRESETS: its settings are chosen on the corpus (align_cli.tools.auto).
+AUTO_PRESET = "auto"
 
 
 def _apply(options: list[Callable[[Command], Command]], command: Command) -> Command:
@@ -63,13 +65,46 @@ def device_options(command: Command) -> Command:
     return _apply(
         [
             click.option(
-                "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."
+                "--device",
+                default="auto",
+                show_default=True,
+                help="auto (the first CUDA GPU if there is one, else the CPU), cpu, cuda or "
+                "cuda:N.",
             ),
             click.option(
                 "--dtype",
                 default="auto",
                 show_default=True,
-                help="auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16.",
+                help="auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16, or "
+                "float64 (slow; for checks against a reference).",
+            ),
+        ],
+        command,
+    )
+
+
+def batching_options(command: Command) -> Command:
+    """--batch-size, --max-tokens, --max-length: what one forward pass may hold."""
+    return _apply(
+        [
+            click.option(
+                "--batch-size",
+                type=int,
+                default=BatchingSettings.batch_size,
+                show_default=True,
+                help="Pairs per forward pass at most (raise it on a GPU, e.g. 256).",
+            ),
+            click.option(
+                "--max-tokens",
+                type=int,
+                default=BatchingSettings.max_tokens,
+                show_default=True,
+                help="Padded tokens (source + target) per forward pass at most.",
+            ),
+            click.option(
+                "--max-length",
+                type=int,
+                help="Tokens per side at most (default: the model's limit).",
             ),
         ],
         command,
@@ -159,13 +194,24 @@ def model_path_options(command: Command) -> Command:
     )
 
 
-def preset_option(default: str | None) -> Callable[[Command], Command]:
+def preset_option(default: str | None, *, auto: bool = False) -> Callable[[Command], Command]:
+    """--preset; ``auto`` adds the preset chosen on the corpus (``--preset auto``)."""
+    help_text = "Named settings; the options below override single fields."
+    if default is None:
+        help_text += (
+            " Default: the model folder's own (xalign.json, from xalign train), else default."
+        )
+    if auto:
+        help_text += (
+            " auto: chosen on a sample of the corpus by agreement with eflomal's links "
+            "(or --auto-teacher FILE)."
+        )
     return click.option(
         "--preset",
-        type=click.Choice(sorted(PRESETS)),
+        type=click.Choice(sorted(PRESETS) + ([AUTO_PRESET] if auto else [])),
         default=default,
         show_default=default is not None,
-        help="Named settings; the options below override single fields.",
+        help=help_text,
     )
 
 
@@ -195,12 +241,22 @@ def aligner_spec(
     include_matrix: bool = False,
 ) -> AlignerSpec:
     """The aligner the options describe (options not given are ``None``)."""
-    chosen_method = method or PRESETS[preset or "default"].settings.method
+    named = None if preset in (None, AUTO_PRESET) else preset
+    chosen_method = method or PRESETS[named or "default"].settings.method
     if threshold is not None and chosen_method not in DEFAULT_THRESHOLDS:
         raise XalignError(
             "--threshold applies to --method threshold or softmax_threshold; the method "
             f"here is {chosen_method}"
         )
+    fields_given = {
+        "layers": layers,
+        "heads": heads,
+        "shift": shift,
+        "pooling": pooling,
+        "method": method,
+        "threshold": threshold,
+        "symmetrize": symmetrize,
+    }
     given = {
         "preset": None if preset in (None, "default") else preset,
         "layers": layers,
@@ -212,7 +268,7 @@ def aligner_spec(
     return AlignerSpec(
         model=model,
         settings=settings_from_options(
-            preset or "default",
+            named or "default",
             layers=layers,
             heads=heads,
             shift=shift,
@@ -238,4 +294,9 @@ def aligner_spec(
             layer=embedding_layer, granularity=granularity, method=method, threshold=threshold
         ),
         attention_options_given=tuple(name for name, value in given.items() if value is not None),
+        # No preset named: a model folder's recorded settings stand in for the default
+        # preset, and the options given replace single fields of them.
+        defaults_from_model=None
+        if named is not None
+        else tuple(name for name, value in fields_given.items() if value is not None),
     )

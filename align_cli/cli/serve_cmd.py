@@ -9,6 +9,7 @@ import click
 from align_cli.cli.options import (
     aggregation_options,
     aligner_spec,
+    batching_options,
     device_options,
     language_options,
     model_path_options,
@@ -56,23 +57,7 @@ def _say(message: str) -> None:
 @aggregation_options
 @model_path_options
 @language_options
-@click.option(
-    "--batch-size",
-    type=int,
-    default=BatchingSettings.batch_size,
-    show_default=True,
-    help="Pairs per forward pass at most.",
-)
-@click.option(
-    "--max-tokens",
-    type=int,
-    default=BatchingSettings.max_tokens,
-    show_default=True,
-    help="Padded tokens (source + target) per forward pass at most.",
-)
-@click.option(
-    "--max-length", type=int, help="Tokens per side at most (default: the model's limit)."
-)
+@batching_options
 @click.option(
     "--max-batch",
     type=click.IntRange(min=1),

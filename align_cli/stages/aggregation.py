@@ -88,6 +88,33 @@ def word_scores(
     return scores / mass.clamp_min(torch.finfo(scores.dtype).tiny)
 
 
+def null_scores(
+    attention: torch.Tensor,
+    maps: WordMaps,
+    src_mask: torch.Tensor,
+    *,
+    shift: bool,
+    pooling: str,
+) -> torch.Tensor:
+    """Each target word's attention on the source's special tokens (its "null"),
+    ``[batch, n_tgt_words]``, on the scale of :func:`word_scores`' rows.
+
+    The special tokens are the real source tokens that belong to no word (end of
+    sentence, language tags); they are pooled as one extra source word would be, and
+    divided by the same row mass :func:`word_scores` divides by, so that
+    ``null[j] > scores[j].max()`` says the null outweighs every source word.
+    """
+    rows = decoder_row_owner(maps.tgt_word_of_token, attention.shape[1], shift)
+    by_target = pool_axis(attention, rows, maps.n_tgt_words, pooling, axis=1)
+    words = pool_axis(by_target, maps.src_word_of_token, maps.n_src_words, pooling, axis=2)
+    special = (maps.src_word_of_token < 0) & src_mask.bool()
+    # Every special token is owned by slot 0, everything else (words, padding) by none.
+    null_owner = torch.where(special, 0, -1)
+    null = pool_axis(by_target, null_owner, 1, pooling, axis=2).squeeze(2)
+    mass = words.sum(dim=2)
+    return null / mass.clamp_min(torch.finfo(words.dtype).tiny)
+
+
 def sentence_matrix(scores: torch.Tensor, n_src: int, n_tgt: int) -> np.ndarray:
     """One sentence's ``[n_src, n_tgt]`` numpy matrix (source rows) from a batch row."""
     return scores[:n_tgt, :n_src].T.cpu().numpy()

@@ -1,12 +1,11 @@
 """Float32 linear layers on x86 CPUs through oneDNN instead of MKL.
 
-Why this exists: PyTorch's CPU build runs a float32 ``nn.Linear`` through MKL's sgemm.
-On the AMD EPYC (Zen 5, AVX-512) this project is developed on, that reaches about
-190 GFLOP/s on two cores, while oneDNN's float32 kernel, which the same build ships (and
-already uses for bfloat16), reaches 460-500 GFLOP/s on the same matrices, the machine's
-peak. A transformer forward pass spends over 80% of its time in linear layers, so routing
-them through oneDNN makes it about 2x faster, on both of xalign's paths (the encoder and
-decoder of a translation model, and the layers of an encoder-only model).
+Why this exists: PyTorch's CPU build runs a float32 ``nn.Linear`` through MKL's sgemm,
+while oneDNN's float32 kernel, which the same build ships (and already uses for
+bfloat16), is much faster on AVX-512 CPUs; a transformer forward pass spends most of its
+time in linear layers, so routing them through oneDNN speeds up both of xalign's paths
+(the measurements are in benchmarks/README.md, "Why float32 linear layers go through
+oneDNN").
 
 The numbers stay float32: only the order of the sums differs, so outputs differ from
 MKL's by float32 rounding (about 1e-6 relative), the same as between two batch sizes.
@@ -21,8 +20,9 @@ routing is skipped if it is missing or disagrees.
 
 Memory. oneDNN compiles one kernel per input shape and keeps it, in its own cache and in
 PyTorch's wrapper around it, 1,024 entries each by default. xalign's batches have a new
-number of rows almost every time, so on a long corpus those caches filled up to about half
-a gigabyte (measured on 100,000 lines), and every new shape paid for a compilation. So
+number of rows almost every time, so on a long corpus those caches grew by hundreds of
+megabytes (benchmarks/README.md, "Memory on a long corpus"), and every new shape paid for
+a compilation. So
 the rows are padded up to one of 16 sizes per power of two (at most 1/16 more work, or 7
 rows) and both caches are capped at ``CACHE_CAPACITY`` entries: memory stays flat, and a
 shape seen once is usually seen again. Very small products (under ``MIN_MACS``
