@@ -21,13 +21,8 @@ from align_cli.errors import CorpusError, XalignError
 from align_cli.io.corpus import read_corpus
 from align_cli.io.formats import read_pharaoh
 from align_cli.model.loading import load_model
-from align_cli.settings import (
-    MODEL_SETTINGS_FILE,
-    AlignmentSettings,
-    TeacherSpec,
-    TrainingSettings,
-    read_model_settings,
-)
+from align_cli.model_settings import MODEL_SETTINGS_FILE, read_model_settings
+from align_cli.settings import AlignmentSettings, TeacherSpec, TrainingSettings
 from align_cli.tools.evaluate import evaluate
 from align_cli.training.trainer import CHECKPOINT_FILE, STATE_FOLDER, train
 from tests.cli_runner import run_cli

@@ -12,15 +12,13 @@ import pytest
 
 from align_cli.aligners.attention import make_result
 from align_cli.errors import XalignError
-from align_cli.settings import (
+from align_cli.model_settings import (
     MODEL_SETTINGS_FILE,
-    AlignmentSettings,
-    TeacherSpec,
-    TrainingSettings,
     apply_model_settings,
     read_model_settings,
     write_model_settings,
 )
+from align_cli.settings import AlignmentSettings, TeacherSpec, TrainingSettings
 from align_cli.stages.subwords import EncodedSide
 from align_cli.training.targets import alignment_targets, decoder_row_targets, source_slots
 from align_cli.types import SentencePair

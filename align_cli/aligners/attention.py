@@ -20,15 +20,8 @@ import numpy as np
 from align_cli.aligners.base import Aligner
 from align_cli.errors import XalignError
 from align_cli.model.loading import LoadedModel
-from align_cli.settings import (
-    MODEL_SETTINGS_FILE,
-    AlignerSpec,
-    AlignmentSettings,
-    BatchingSettings,
-    apply_model_settings,
-    default_layers,
-    read_model_settings,
-)
+from align_cli.model_settings import MODEL_SETTINGS_FILE, apply_model_settings, read_model_settings
+from align_cli.settings import AlignerSpec, AlignmentSettings, BatchingSettings, default_layers
 from align_cli.signature import Signature, alignment_signature
 from align_cli.stages.aggregation import null_scores, sentence_matrix, word_scores
 from align_cli.stages.attention import CrossAttentionReader, decoder_layers

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import shlex
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -22,6 +18,7 @@ from align_cli.cli.options import (
     model_path_options,
     preset_option,
 )
+from align_cli.cli.run_display import progress, quiet_after_stop, resume_command
 from align_cli.cli.text_options import flags_option, input_format_option, tokenize_option
 from align_cli.errors import XalignError
 from align_cli.io import files
@@ -35,55 +32,6 @@ from align_cli.signature import with_tokenize
 from align_cli.types import SentencePair
 
 OUTPUT_FORMATS = tuple(RECORD_LINES)
-
-
-@contextmanager
-def _quiet_after_stop() -> Iterator[Callable[[str], None]]:
-    """While the run goes: a Ctrl-C that comes after the run has begun to stop (between
-    the end of the interrupted run and the line that says how to resume it) is ignored,
-    so that it never replaces that line; before that, Ctrl-C stops the run as usual."""
-    from align_cli.jobs.local import stderr_announcer
-
-    stopping = False
-
-    def announce(text: str) -> None:
-        nonlocal stopping
-        stopping = True
-        stderr_announcer(text)
-
-    def late_signal(number: int, frame: object) -> None:
-        if not stopping:
-            raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        yield stderr_announcer
-        return
-    previous = signal.signal(signal.SIGINT, late_signal)
-    try:
-        yield announce
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@contextmanager
-def _progress() -> Iterator[Callable[[int], None] | None]:
-    """A pair counter on stderr, only when stderr is a terminal."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    columns = (SpinnerColumn(), TextColumn("{task.completed} pairs"), TimeElapsedColumn())
-    with Progress(*columns, transient=True, console=Console(stderr=True)) as progress:
-        task = progress.add_task("aligning", total=None)
-        yield lambda pairs: progress.update(task, completed=pairs)
-
-
-def _resume_command(args: list[str]) -> str:
-    """The command line that continues this run: the same one, with --resume."""
-    kept = [arg for arg in args if arg not in ("--force", "--resume")]
-    return shlex.join(["xalign", *kept, "--resume"])
 
 
 @click.command()
@@ -456,9 +404,9 @@ def extract(
 
         writer.sign(signature)
         # The resume line must come out even if Ctrl-C is pressed again meanwhile.
-        with _quiet_after_stop() as announce:
+        with quiet_after_stop() as announce:
             try:
-                with _progress() as on_window:
+                with progress() as on_window:
                     summary = run_alignment(
                         backend,
                         read_pairs,
@@ -472,7 +420,7 @@ def extract(
                     )
             except RunInterrupted as stop:
                 where = (
-                    f"resume with: {_resume_command(args)}"
+                    f"resume with: {resume_command(args)}"
                     if writer.resumable
                     else "this output cannot be resumed (use -o FILE for that)"
                 )

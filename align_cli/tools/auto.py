@@ -33,13 +33,8 @@ from align_cli.aligners.attention import make_result
 from align_cli.errors import XalignError
 from align_cli.io.corpus import read_corpus
 from align_cli.model.loading import LoadedModel, load_model
-from align_cli.settings import (
-    AlignerSpec,
-    AlignmentSettings,
-    BatchingSettings,
-    TeacherSpec,
-    apply_model_settings,
-)
+from align_cli.model_settings import apply_model_settings
+from align_cli.settings import AlignerSpec, AlignmentSettings, BatchingSettings, TeacherSpec
 from align_cli.stages.aggregation import null_scores, sentence_matrix, word_scores
 from align_cli.stages.batching import (
     EncodedPair,

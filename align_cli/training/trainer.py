@@ -38,13 +38,8 @@ from align_cli.errors import XalignError
 from align_cli.io.corpus import count_pairs, read_corpus
 from align_cli.io.formats import format_pharaoh
 from align_cli.model.loading import LoadedModel, load_model
-from align_cli.settings import (
-    AlignmentSettings,
-    TeacherSpec,
-    TrainingSettings,
-    settings_to_dict,
-    write_model_settings,
-)
+from align_cli.model_settings import settings_to_dict, write_model_settings
+from align_cli.settings import AlignmentSettings, TeacherSpec, TrainingSettings
 from align_cli.stages.subwords import PairEncoder
 from align_cli.tools.auto import AutoChoice, candidate_extractions, score_candidates
 from align_cli.tools.teachers import read_teacher, run_eflomal, zip_with_teacher
