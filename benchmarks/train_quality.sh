@@ -49,7 +49,7 @@ cat "$HELDOUT.src-tgt" <(head -n 9700 "$WORK/train.src-tgt") > "$WORK/corpus10k.
 xalign extract -i "$WORK/corpus10k.src-tgt" -m "$MODEL" --preset auto -o "$WORK/auto10k.pharaoh" \
     --force --threads "$THREADS" 2> "$WORK/auto.log"
 head -n 300 "$WORK/auto10k.pharaoh" > "$WORK/auto.pharaoh"
-score "zero-shot, --preset auto ($(grep -o 'auto: [^:]*' "$WORK/auto.log" | head -1))" \
+score "zero-shot, --preset auto ($(sed -n 's/^xalign: auto: \([^ ]*\): agrees.*/\1/p' "$WORK/auto.log"))" \
     "$WORK/auto.pharaoh"
 
 # eflomal on the training corpus and the held-out pairs together (it needs the pairs it

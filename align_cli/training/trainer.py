@@ -276,6 +276,206 @@ def _trainable(head: GuidedHead, scope: str) -> dict[str, torch.nn.Parameter]:
     return {full_names[id(p)]: p for p in chosen.values()}
 
 
+def _check_null_token(loaded: LoadedModel) -> None:
+    """Refuse, before any training, a tokenizer that puts no special token on a source:
+    the null would have nothing to attend to."""
+    probe = PairEncoder(loaded.tokenizer).source.encode(["a"])
+    if not (probe.word_of_token < 0).any():
+        raise XalignError(
+            "this model's source side has no special token (such as </s>) to teach "
+            "unaligned words to attend to; train with --no-null"
+        )
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
+class _Run:
+    """One training run's model, optimiser, data and position, and its steps."""
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        inputs: tuple[str, ...],
+        teacher: tuple[str, TeacherSpec],
+        settings: TrainingSettings,
+        state_folder: Path,
+        total_pairs: int,
+    ):
+        self.loaded = loaded
+        self.inputs = inputs
+        self.teacher_path, self.teacher = teacher
+        self.settings = settings
+        self.head = GuidedHead(loaded.model, settings.layer, settings.head)
+        self.trainable = _trainable(self.head, settings.scope)
+        for parameter in self.trainable.values():
+            parameter.requires_grad_(True)
+        self.optimizer = torch.optim.AdamW(
+            list(self.trainable.values()),
+            lr=settings.learning_rate,
+            betas=(0.9, 0.98),
+            weight_decay=0.0,
+        )
+        self.progress = Progress(pairs_total=total_pairs * settings.epochs)
+        self.checkpoint_path = state_folder / CHECKPOINT_FILE
+        self.log_path = state_folder / LOG_FILE
+        self.encoder = PairEncoder(loaded.tokenizer)
+        self.skipped = SkipCounter()
+        self.recent: list[tuple[float, float | None]] = []
+        start_id, pad = loaded.decoder_start_id, loaded.tokenizer.pad_token_id
+        self.start_id = start_id
+        self.pad_id = int(pad if pad is not None else start_id)
+
+    # -- checkpoints --------------------------------------------------------------------
+
+    def save_checkpoint(self) -> None:
+        progress = {k: v for k, v in asdict(self.progress).items() if k != "pairs_total"}
+        _atomic_save(
+            {
+                "parameters": {n: p.detach().clone() for n, p in self.trainable.items()},
+                "optimizer": self.optimizer.state_dict(),
+                "progress": progress,
+                "random": _random_state(self.loaded.device),
+            },
+            self.checkpoint_path,
+        )
+
+    def restore(self) -> int:
+        """Continue from the checkpoint, if there is one; the step it was written at."""
+        if not self.checkpoint_path.is_file():
+            return 0
+        device = self.loaded.device
+        checkpoint = torch.load(self.checkpoint_path, map_location=device, weights_only=True)
+        with torch.no_grad():
+            for name, value in checkpoint["parameters"].items():
+                self.trainable[name].copy_(value)
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        total = self.progress.pairs_total
+        self.progress = Progress(**{**checkpoint["progress"], "pairs_total": total})
+        _restore_random_state(checkpoint["random"], device)
+        return self.progress.step
+
+    # -- data ---------------------------------------------------------------------------
+
+    def corpus(self) -> Iterator[tuple[SentencePair, frozenset[Link]]]:
+        return _corpus_with_links(self.inputs, self.teacher_path, self.teacher)
+
+    def batches(self, epoch: int) -> Iterator[list[Example]]:
+        settings = self.settings
+        examples = encode_examples(
+            self.corpus(), self.encoder, self.loaded.length_limit, self.skipped
+        )
+        return shuffled_batches(
+            examples,
+            seed=settings.seed,
+            epoch=epoch,
+            window=settings.shuffle_window,
+            batch_size=settings.batch_size,
+            max_tokens=settings.max_tokens,
+        )
+
+    # -- steps --------------------------------------------------------------------------
+
+    def _set_learning_rate(self) -> None:
+        progress, settings = self.progress, self.settings
+        fraction = progress.pairs_seen / max(1, progress.pairs_total)
+        if settings.max_steps is not None:
+            fraction = max(fraction, progress.step / settings.max_steps)
+        rate = settings.learning_rate * learning_rate_factor(fraction, settings.warmup)
+        for group in self.optimizer.param_groups:
+            group["lr"] = rate
+
+    def step(self, batch: list[Example], dtype: str) -> None:
+        """One optimiser step on ``batch``."""
+        self._set_learning_rate()
+        tensors = collate(
+            batch,
+            start_id=self.start_id,
+            pad_id=self.pad_id,
+            device=self.loaded.device,
+            null=self.settings.null,
+            shift=self.settings.shift,
+        )
+        with _autocast(self.loaded.device, dtype):
+            losses = step_losses(
+                self.head, tensors, translation_weight=self.settings.translation_weight
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        losses.total.backward()
+        torch.nn.utils.clip_grad_norm_(list(self.trainable.values()), CLIP_NORM)
+        self.optimizer.step()
+        progress = self.progress
+        progress.step += 1
+        progress.pairs_seen += tensors.pairs
+        progress.alignment_loss = losses.alignment
+        progress.translation_loss = losses.translation
+        self.recent = [*self.recent[-99:], (losses.alignment, losses.translation)]
+
+    def finished(self) -> bool:
+        steps = self.settings.max_steps
+        return steps is not None and self.progress.step >= steps
+
+    def run(self, dtype: str, on_progress: ProgressCallback | None) -> None:
+        """Train until the last epoch ends (or ``max_steps``), checkpointing as it goes."""
+        progress, settings = self.progress, self.settings
+        with self.log_path.open("a", encoding="utf-8") as log:
+            while not self.finished() and progress.epoch < settings.epochs:
+                self.skipped.empty = self.skipped.too_long = 0
+                for index, batch in enumerate(self.batches(progress.epoch)):
+                    if index < progress.batches_in_epoch:
+                        continue  # trained on before the checkpoint this run resumed from
+                    self.step(batch, dtype)
+                    progress.batches_in_epoch = index + 1
+                    if progress.step % 50 == 0:
+                        log.write(json.dumps(asdict(progress)) + "\n")
+                        log.flush()
+                    if on_progress is not None:
+                        on_progress(progress)
+                    if progress.step % settings.checkpoint_every == 0:
+                        self.save_checkpoint()
+                    if self.finished():
+                        return
+                progress.epoch += 1
+                progress.batches_in_epoch = 0
+
+
+def _save(
+    run: _Run,
+    output: Path,
+    identity: dict[str, Any],
+    status: Callable[[str], None],
+) -> AlignmentSettings:
+    """Save the model, its tokenizer and its xalign.json; the recorded settings."""
+    loaded, settings = run.loaded, run.settings
+    loaded.model.eval()
+    loaded.model.requires_grad_(False)
+    alignment = settings.alignment_settings()
+    about: dict[str, Any] = {
+        "made_by": f"xalign {__version__} train",
+        "base_model": identity["model"],
+        "teacher": identity["teacher"],
+        "training": asdict(settings),
+        "steps": run.progress.step,
+        "pairs_seen": run.progress.pairs_seen,
+    }
+    if settings.method is None:
+        status("choosing the extraction ...")
+        calibration = calibrate_extraction(loaded, run.head, run.corpus(), settings)
+        # The layer as the user named it (0, not -3): the same layer, read more easily.
+        alignment = replace(calibration.settings, layers=(settings.layer,))
+        about["extraction_chosen_by"] = {
+            "teacher_agreement_f1": calibration.rows[0].agreement.f1,
+            "pairs": calibration.sentences,
+            "candidates": len(calibration.rows),
+        }
+    loaded.model.save_pretrained(output)
+    loaded.tokenizer.save_pretrained(output)
+    write_model_settings(output, alignment, about)
+    return alignment
+
+
 def train(
     model: str,
     inputs: tuple[str, ...],
@@ -300,7 +500,8 @@ def train(
     if any(path == "-" for path in inputs):
         raise XalignError("training reads the corpus once per epoch: give files, not stdin")
     identity = _run_identity(model, inputs, settings, teacher)
-    state_path = output / STATE_FOLDER / STATE_FILE
+    state_folder = output / STATE_FOLDER
+    state_path = state_folder / STATE_FILE
     if resume and state_path.is_file() and _is_complete(state_path):
         return TrainingSummary(output, 0, 0, 0.0, 0, 0, None, None, already_complete=True)
     total_pairs = count_pairs(inputs)
@@ -312,158 +513,23 @@ def train(
     started = time.monotonic()
     loaded = load_model(model, device=device, dtype="float32")
     torch.manual_seed(settings.seed)
-    head = GuidedHead(loaded.model, settings.layer, settings.head)
     if settings.null:
-        # Refuses here, not mid-run, a tokenizer that adds no special token to a source.
-        probe = PairEncoder(loaded.tokenizer).source.encode(["a"])
-        if not (probe.word_of_token < 0).any():
-            raise XalignError(
-                "this model's source side has no special token (such as </s>) to teach "
-                "unaligned words to attend to; train with --no-null"
-            )
+        _check_null_token(loaded)
     status("teacher links ...")
-    teacher_path, teacher_file = _teacher_links(
-        inputs, teacher, output / STATE_FOLDER, loaded, resumed=resumed
-    )
-    trainable = _trainable(head, settings.scope)
-    for parameter in trainable.values():
-        parameter.requires_grad_(True)
-    optimizer = torch.optim.AdamW(
-        list(trainable.values()), lr=settings.learning_rate, betas=(0.9, 0.98), weight_decay=0.0
-    )
-    progress = Progress(pairs_total=total_pairs * settings.epochs)
-    checkpoint_path = output / STATE_FOLDER / CHECKPOINT_FILE
-    resumed_from = 0
-    if resumed and checkpoint_path.is_file():
-        checkpoint = torch.load(checkpoint_path, map_location=loaded.device, weights_only=True)
-        with torch.no_grad():
-            for name, value in checkpoint["parameters"].items():
-                trainable[name].copy_(value)
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        progress = Progress(**{**checkpoint["progress"], "pairs_total": progress.pairs_total})
-        _restore_random_state(checkpoint["random"], loaded.device)
-        resumed_from = progress.step
-        status(f"resumed at step {progress.step}")
-
-    translating = settings.translation_weight > 0
+    teacher_links = _teacher_links(inputs, teacher, state_folder, loaded, resumed=resumed)
+    run = _Run(loaded, inputs, teacher_links, settings, state_folder, total_pairs)
+    resumed_from = run.restore() if resumed else 0
+    if resumed_from:
+        status(f"resumed at step {resumed_from}")
     # Dropout only where the model learns to translate too; a head trained alone reads
     # the frozen model as it runs when aligning.
-    loaded.model.train(translating)
-    start_id, pad = loaded.decoder_start_id, loaded.tokenizer.pad_token_id
-    pad_id = int(pad if pad is not None else start_id)
-    encoder = PairEncoder(loaded.tokenizer)
-    skipped = SkipCounter()
-    recent: list[tuple[float, float | None]] = []
-    log_path = output / STATE_FOLDER / LOG_FILE
-
-    def save_checkpoint() -> None:
-        _atomic_save(
-            {
-                "parameters": {name: p.detach().clone() for name, p in trainable.items()},
-                "optimizer": optimizer.state_dict(),
-                "progress": {k: v for k, v in asdict(progress).items() if k != "pairs_total"},
-                "random": _random_state(loaded.device),
-            },
-            checkpoint_path,
-        )
-
-    def batches(epoch: int) -> Iterator[list[Example]]:
-        examples = encode_examples(
-            _corpus_with_links(inputs, teacher_path, teacher_file),
-            encoder,
-            loaded.length_limit,
-            skipped,
-        )
-        return shuffled_batches(
-            examples,
-            seed=settings.seed,
-            epoch=epoch,
-            window=settings.shuffle_window,
-            batch_size=settings.batch_size,
-            max_tokens=settings.max_tokens,
-        )
-
+    loaded.model.train(settings.translation_weight > 0)
     status("training ...")
-    done = settings.max_steps is not None and progress.step >= settings.max_steps
-    with log_path.open("a", encoding="utf-8") as log:
-        while not done and progress.epoch < settings.epochs:
-            skipped.empty = skipped.too_long = 0
-            for index, batch in enumerate(batches(progress.epoch)):
-                if index < progress.batches_in_epoch:
-                    continue  # trained on before the checkpoint this run resumed from
-                fraction = progress.pairs_seen / max(1, progress.pairs_total)
-                if settings.max_steps is not None:
-                    fraction = max(fraction, progress.step / settings.max_steps)
-                for group in optimizer.param_groups:
-                    group["lr"] = settings.learning_rate * learning_rate_factor(
-                        fraction, settings.warmup
-                    )
-                tensors = collate(
-                    batch,
-                    start_id=start_id,
-                    pad_id=pad_id,
-                    device=loaded.device,
-                    null=settings.null,
-                    shift=settings.shift,
-                )
-                with _autocast(loaded.device, dtype):
-                    losses = step_losses(
-                        head, tensors, translation_weight=settings.translation_weight
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                losses.total.backward()
-                torch.nn.utils.clip_grad_norm_(list(trainable.values()), CLIP_NORM)
-                optimizer.step()
-                progress.step += 1
-                progress.batches_in_epoch = index + 1
-                progress.pairs_seen += tensors.pairs
-                progress.alignment_loss = losses.alignment
-                progress.translation_loss = losses.translation
-                recent = [*recent[-99:], (losses.alignment, losses.translation)]
-                if progress.step % 50 == 0:
-                    log.write(json.dumps(asdict(progress)) + "\n")
-                    log.flush()
-                if on_progress is not None:
-                    on_progress(progress)
-                if progress.step % settings.checkpoint_every == 0:
-                    save_checkpoint()
-                if settings.max_steps is not None and progress.step >= settings.max_steps:
-                    done = True
-                    break
-            else:
-                progress.epoch += 1
-                progress.batches_in_epoch = 0
+    run.run(dtype, on_progress)
     seconds = time.monotonic() - started
 
-    loaded.model.eval()
-    loaded.model.requires_grad_(False)
-    alignment = settings.alignment_settings()
-    calibration = None
-    if settings.method is None:
-        status("choosing the extraction ...")
-        calibration = calibrate_extraction(
-            loaded, head, _corpus_with_links(inputs, teacher_path, teacher_file), settings
-        )
-        # The layer as the user named it (0, not -3): the same layer, read more easily.
-        alignment = replace(calibration.settings, layers=(settings.layer,))
-    loaded.model.save_pretrained(output)
-    loaded.tokenizer.save_pretrained(output)
-    about = {
-        "made_by": f"xalign {__version__} train",
-        "base_model": identity["model"],
-        "teacher": identity["teacher"],
-        "training": asdict(settings),
-        "steps": progress.step,
-        "pairs_seen": progress.pairs_seen,
-    }
-    if calibration is not None:
-        about["extraction_chosen_by"] = {
-            "teacher_agreement_f1": calibration.rows[0].agreement.f1,
-            "pairs": calibration.sentences,
-            "candidates": len(calibration.rows),
-        }
-    write_model_settings(output, alignment, about)
-    checkpoint_path.unlink(missing_ok=True)
+    alignment = _save(run, output, identity, status)
+    run.checkpoint_path.unlink(missing_ok=True)
     state_path.write_text(
         json.dumps(
             {"identity": identity, "complete": True, "alignment": settings_to_dict(alignment)},
@@ -472,20 +538,15 @@ def train(
         + "\n",
         encoding="utf-8",
     )
-
-    def mean(values: Iterable[float | None]) -> float | None:
-        known = [v for v in values if v is not None]
-        return sum(known) / len(known) if known else None
-
     return TrainingSummary(
         output=output,
-        steps=progress.step,
-        pairs_seen=progress.pairs_seen,
+        steps=run.progress.step,
+        pairs_seen=run.progress.pairs_seen,
         seconds=seconds,
-        skipped_empty=skipped.empty,
-        skipped_too_long=skipped.too_long,
-        alignment_loss=mean(a for a, _ in recent),
-        translation_loss=mean(t for _, t in recent),
+        skipped_empty=run.skipped.empty,
+        skipped_too_long=run.skipped.too_long,
+        alignment_loss=_mean(a for a, _ in run.recent),
+        translation_loss=_mean(t for _, t in run.recent),
         settings=alignment,
         resumed_from=resumed_from,
     )
