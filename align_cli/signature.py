@@ -118,3 +118,16 @@ def with_tokenize(signature: Signature, scheme: str) -> Signature:
     if scheme == "whitespace" or signature.get("tokenize") is not None:
         return signature
     return Signature((*signature.fields, ("tokenize", scheme)))
+
+
+def with_bootstrap(signature: Signature, resamples: int, seed: int, confidence: float) -> Signature:
+    """``signature`` with how a bootstrap drew its intervals (only added when one ran, so
+    that a plain score keeps its signature)."""
+    return Signature(
+        (
+            *signature.fields,
+            ("bootstrap", str(resamples)),
+            ("seed", str(seed)),
+            ("confidence", f"{confidence:g}"),
+        )
+    )

@@ -80,7 +80,10 @@ score "xalign train (defaults, --teacher eflomal)" "$WORK/trained-eflomal.pharao
 
 echo
 grep -o "signature .*" "$WORK/trained.log"
+# Paired bootstrap tests (xalign eval GOLD A B): the AER line of each comparison.
 echo "trained vs zero-shot default:"
-python benchmarks/paired_aer.py "$HELDOUT.gold" "$WORK/trained.pharaoh" "$WORK/default.pharaoh"
+xalign eval "$HELDOUT.gold" "$WORK/trained.pharaoh" "$WORK/default.pharaoh" --bootstrap 10000 \
+    | grep "^AER"
 echo "trained vs its eflomal teacher:"
-python benchmarks/paired_aer.py "$HELDOUT.gold" "$WORK/trained.pharaoh" "$WORK/eflomal.pharaoh"
+xalign eval "$HELDOUT.gold" "$WORK/trained.pharaoh" "$WORK/eflomal.pharaoh" --bootstrap 10000 \
+    | grep "^AER"

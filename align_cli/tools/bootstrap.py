@@ -3,8 +3,13 @@
 AER is micro-averaged (:mod:`align_cli.tools.evaluate`), so a resample of the test set
 is a multiset of *sentences* whose link counts are summed before the ratios are taken.
 Drawing ``n`` sentences with replacement is the same as giving sentence ``k`` the weight
-``w_k ~ Multinomial(n, 1/n)`` and summing ``w @ counts``; that is what is computed here,
-a chunk of resamples at a time, so memory stays small whatever the size of the test set.
+``w_k`` = how often it was drawn and summing ``w @ counts``; that is what is computed here,
+a chunk of resamples at a time (at most ``WEIGHTS_PER_CHUNK`` weights, 32 MB), so memory
+stays small whatever the size of the test set. The draws are uniform indices counted
+with ``np.bincount``, 3–4× faster than ``Generator.multinomial`` over a million
+sentences (about 15 ms a resample there, on a 2-core EPYC), and exactly the same
+distribution. A comparison draws its resamples once: the intervals of both predictions
+and the paired tests of every measure come from the same resamples.
 
 * :func:`bootstrap_intervals`: percentile intervals (Efron & Tibshirani 1993, ch. 13) of
   AER, precision, recall and F1.
@@ -17,7 +22,8 @@ Everything is seeded: the same inputs and seed give the same numbers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,8 +31,10 @@ import numpy as np
 from align_cli.tools.evaluate import LinkCounts
 
 MEASURES = ("aer", "precision", "recall", "f1")
-# Resamples drawn at once: a [CHUNK, n] weight matrix (int64) for n sentences.
-CHUNK = 256
+# Resamples drawn at once: a [chunk, n] weight matrix (int64) for n sentences, at most
+# this many weights and at most MAX_CHUNK resamples.
+WEIGHTS_PER_CHUNK = 1 << 22
+MAX_CHUNK = 256
 
 
 @dataclass(frozen=True)
@@ -60,8 +68,11 @@ class PairedTest:
         }
 
 
-def counts_matrix(sentences: Iterable[LinkCounts]) -> np.ndarray:
-    """``[n, 4]`` int64: |A|, |S|, |A∩S|, |A∩P| of each sentence (all AER needs)."""
+def counts_matrix(sentences: Iterable[LinkCounts] | array) -> np.ndarray:
+    """``[n, 4]`` int64: |A|, |S|, |A∩S|, |A∩P| of each sentence (all AER needs), from
+    LinkCounts or from an evaluation's ``sentence_counts`` (those four, flat)."""
+    if isinstance(sentences, array):
+        return np.frombuffer(sentences, dtype=np.int64).reshape(-1, 4)
     rows = [(c.predicted, c.sure, c.correct_sure, c.correct_possible) for c in sentences]
     return np.asarray(rows, dtype=np.int64).reshape(-1, 4)
 
@@ -83,19 +94,26 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return np.where(denominator > 0, numerator / safe, 0.0)
 
 
-def _resampled_totals(
-    counts: Iterable[np.ndarray], samples: int, seed: int
-) -> Iterator[tuple[np.ndarray, ...]]:
-    """Chunks of resampled corpus totals, the same resamples for every matrix given."""
-    matrices = list(counts)
+def resampled_measures(
+    matrices: list[np.ndarray], *, samples: int, seed: int
+) -> list[dict[str, np.ndarray]]:
+    """Every measure of every ``[n, 4]`` counts matrix on each of ``samples`` sentence
+    resamples, the same resamples for all matrices (so that they can be compared)."""
     n = matrices[0].shape[0]
     rng = np.random.default_rng(seed)
+    chunk = max(1, min(MAX_CHUNK, WEIGHTS_PER_CHUNK // n))
+    drawn: list[dict[str, list[np.ndarray]]] = [{m: [] for m in MEASURES} for _ in matrices]
     done = 0
     while done < samples:
-        size = min(CHUNK, samples - done)
-        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=size)
-        yield tuple(weights @ matrix for matrix in matrices)
+        size = min(chunk, samples - done)
+        # Row r of `weights` counts how often each sentence was drawn in resample r.
+        indices = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
+        weights = np.bincount(indices.ravel(), minlength=size * n).reshape(size, n)
+        for matrix, into in zip(matrices, drawn, strict=True):
+            for measure, values in measures(weights @ matrix).items():
+                into[measure].append(values)
         done += size
+    return [{m: np.concatenate(v) for m, v in into.items()} for into in drawn]
 
 
 def _percentiles(values: np.ndarray, confidence: float) -> Interval:
@@ -118,11 +136,8 @@ def bootstrap_intervals(
 ) -> dict[str, Interval]:
     """Percentile intervals of every measure over ``samples`` sentence resamples."""
     _check(samples, confidence, counts.shape[0])
-    drawn = {measure: [] for measure in MEASURES}
-    for (totals,) in _resampled_totals([counts], samples, seed):
-        for measure, values in measures(totals).items():
-            drawn[measure].append(values)
-    return {m: _percentiles(np.concatenate(v), confidence) for m, v in drawn.items()}
+    (drawn,) = resampled_measures([counts], samples=samples, seed=seed)
+    return {measure: _percentiles(values, confidence) for measure, values in drawn.items()}
 
 
 def paired_bootstrap(
@@ -135,33 +150,61 @@ def paired_bootstrap(
     seed: int = 0,
 ) -> PairedTest:
     """Is A's ``measure`` different from B's on this gold? Both are resampled together."""
-    if counts_a.shape != counts_b.shape:
-        raise ValueError("the two predictions must score the same sentences")
     if measure not in MEASURES:
         raise ValueError(f"unknown measure {measure!r}; choose {', '.join(MEASURES)}")
+    comparison = compare(counts_a, counts_b, samples=samples, confidence=confidence, seed=seed)
+    return comparison.tests[measure]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two predictions on one gold: each one's intervals and each measure's paired test."""
+
+    intervals: tuple[dict[str, Interval], dict[str, Interval]]
+    tests: dict[str, PairedTest]
+
+
+def compare(
+    counts_a: np.ndarray,
+    counts_b: np.ndarray,
+    *,
+    samples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Comparison:
+    """Intervals of A and B and the paired test of every measure, from one set of
+    resamples (A's intervals are those :func:`bootstrap_intervals` gives with this seed)."""
+    if counts_a.shape != counts_b.shape:
+        raise ValueError("the two predictions must score the same sentences")
     _check(samples, confidence, counts_a.shape[0])
-    observed = float(
-        measures(counts_a.sum(axis=0))[measure] - measures(counts_b.sum(axis=0))[measure]
+    drawn_a, drawn_b = resampled_measures([counts_a, counts_b], samples=samples, seed=seed)
+    observed_a, observed_b = measures(counts_a.sum(axis=0)), measures(counts_b.sum(axis=0))
+    tests = {}
+    for measure in MEASURES:
+        observed = float(observed_a[measure] - observed_b[measure])
+        differences = drawn_a[measure] - drawn_b[measure]
+        tests[measure] = PairedTest(
+            measure=measure,
+            difference=observed,
+            interval=_percentiles(differences, confidence),
+            p_value=_two_sided_p(observed, differences),
+            samples=samples,
+            seed=seed,
+        )
+    intervals = tuple(
+        {measure: _percentiles(values, confidence) for measure, values in drawn.items()}
+        for drawn in (drawn_a, drawn_b)
     )
-    differences = np.concatenate(
-        [
-            measures(totals_a)[measure] - measures(totals_b)[measure]
-            for totals_a, totals_b in _resampled_totals([counts_a, counts_b], samples, seed)
-        ]
-    )
-    # Two-sided: how often the resampled difference falls on the other side of zero (or on
-    # it) from the observed one, doubled. Ties at zero count against significance.
+    return Comparison(intervals, tests)
+
+
+def _two_sided_p(observed: float, differences: np.ndarray) -> float:
+    # How often the resampled difference falls on the other side of zero (or on it) from
+    # the observed one, doubled. Ties at zero count against significance.
     if observed > 0:
         far_side = np.mean(differences <= 0)
     elif observed < 0:
         far_side = np.mean(differences >= 0)
     else:
         far_side = 0.5
-    return PairedTest(
-        measure=measure,
-        difference=observed,
-        interval=_percentiles(differences, confidence),
-        p_value=float(min(1.0, 2 * far_side)),
-        samples=samples,
-        seed=seed,
-    )
+    return float(min(1.0, 2 * far_side))

@@ -17,8 +17,9 @@ Links are sets, so a link listed twice counts once.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 from align_cli.errors import CorpusError
 from align_cli.io.corpus import display_name, read_corpus
@@ -173,12 +174,18 @@ def score_sentence(
 
 @dataclass(frozen=True)
 class EvaluationResult:
-    """Corpus totals, the number of sentences and the ``worst`` sentences (worst first)."""
+    """Corpus totals, the number of sentences and the ``worst`` sentences (worst first).
+
+    ``sentence_counts`` holds, when asked for, each sentence's |A|, |S|, |A∩S| and |A∩P|
+    one after another (four int64 per sentence: 32 bytes, so a million-sentence test set
+    costs 32 MB), which is all a bootstrap over sentences needs.
+    """
 
     totals: LinkCounts
     sentences: int
     worst: tuple[SentenceScore, ...] = ()
     warnings: tuple[str, ...] = ()
+    sentence_counts: array | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, object]:
         result: dict[str, object] = {"sentences": self.sentences, **self.totals.to_dict()}
@@ -195,50 +202,67 @@ def _badness(sentence: SentenceScore) -> tuple[float, int, int]:
     return (sentence.counts.aer, errors, -sentence.index)
 
 
+class _Scorer:
+    """Adds up one prediction's sentences: totals, the ``worst`` kept in a bounded heap
+    (memory does not grow with the corpus), and each sentence's counts if asked for."""
+
+    def __init__(self, worst: int, keep_counts: bool):
+        self.worst = worst
+        self.totals = LinkCounts()
+        self.sentences = 0
+        self.kept: list[tuple[tuple[float, int, int], SentenceScore]] = []
+        self.counts = array("q") if keep_counts else None
+
+    def add(self, sure, possible, links, words: Words | None) -> None:
+        sentence = score_sentence(self.sentences, sure, possible, links, words)
+        counts = sentence.counts
+        self.totals += counts
+        self.sentences += 1
+        if self.counts is not None:
+            self.counts.extend(
+                (counts.predicted, counts.sure, counts.correct_sure, counts.correct_possible)
+            )
+        if self.worst > 0:
+            entry = (_badness(sentence), sentence)
+            if len(self.kept) < self.worst:
+                heapq.heappush(self.kept, entry)
+            elif entry[0] > self.kept[0][0]:
+                heapq.heapreplace(self.kept, entry)
+
+    def result(self) -> EvaluationResult:
+        ranked = tuple(s for _, s in sorted(self.kept, key=lambda e: e[0], reverse=True))
+        return EvaluationResult(self.totals, self.sentences, ranked, (), self.counts)
+
+
 def evaluate(
     gold: Iterable[tuple[Iterable[Link], Iterable[Link]]],
     predicted: Iterable[Iterable[Link]],
     *,
     worst: int = 0,
+    keep_counts: bool = False,
 ) -> EvaluationResult:
     """Score ``predicted`` link sets against ``gold`` ``(sure, possible)`` pairs.
 
     The two iterables are walked together and must have the same length (a
     :class:`ValueError` otherwise; :func:`evaluate_files` checks this earlier, with file
     names). Only the ``worst`` worst sentences are kept, so memory does not grow with the
-    corpus.
+    corpus; ``keep_counts`` keeps each sentence's counts for :mod:`.bootstrap`.
     """
-    rows = (
-        (sure, possible, links, None)
-        for (sure, possible), links in _zip_same_length(gold, predicted)
-    )
-    return _evaluate_rows(rows, worst)
+    scorer = _Scorer(worst, keep_counts)
+    for (sure, possible), links in _zip_same_length(gold, predicted):
+        scorer.add(sure, possible, links, None)
+    return scorer.result()
 
 
-def _evaluate_rows(
-    rows: Iterable[tuple[Iterable[Link], Iterable[Link], Iterable[Link], Words | None]],
-    worst: int,
-) -> EvaluationResult:
-    totals = LinkCounts()
-    kept: list[tuple[tuple[float, int, int], SentenceScore]] = []
-    count = 0
-    for index, (sure, possible, links, words) in enumerate(rows):
-        sentence = score_sentence(index, sure, possible, links, words)
-        totals += sentence.counts
-        count += 1
-        if worst > 0:
-            entry = (_badness(sentence), sentence)
-            if len(kept) < worst:
-                heapq.heappush(kept, entry)
-            elif entry[0] > kept[0][0]:
-                heapq.heapreplace(kept, entry)
-    ranked = tuple(sentence for _, sentence in sorted(kept, key=lambda e: e[0], reverse=True))
-    return EvaluationResult(totals, count, ranked)
+def evaluate_files(gold_path: str, pred_path: str, **options) -> EvaluationResult:
+    """Evaluate one alignment file against a gold file, streaming both (the options are
+    those of :func:`evaluate_predictions`)."""
+    return evaluate_predictions(gold_path, [pred_path], **options)[0]
 
 
-def evaluate_files(
+def evaluate_predictions(
     gold_path: str,
-    pred_path: str,
+    pred_paths: Sequence[str],
     *,
     gold_format: str | Format = AUTO,
     pred_format: str | Format = AUTO,
@@ -250,88 +274,96 @@ def evaluate_files(
     ignore_possible: bool = False,
     corpus_path: str | None = None,
     worst: int = 0,
-) -> EvaluationResult:
-    """Evaluate an alignment file against a gold file, streaming both.
+    keep_counts: bool = False,
+) -> tuple[EvaluationResult, ...]:
+    """Evaluate one or more alignment files against a gold file, streaming all of them
+    together, so that the gold (which may be a pipe) is read once.
 
     Pharaoh files are 0-based unless ``*_one_based`` says otherwise; ``reverse_*`` reads a
-    file written target first. With ``corpus_path`` (``source ||| target`` lines) every
-    index of both files is checked against its sentence, and the worst sentences carry
-    their words. Mismatched sentence counts and out-of-range indices raise
-    :class:`CorpusError` naming the file and line; a prediction file with no lines at all
-    scores as "no links anywhere", with a warning.
+    file written target first (``pred_*`` options apply to every prediction). With
+    ``corpus_path`` (``source ||| target`` lines) every index of every file is checked
+    against its sentence, and the worst sentences carry their words. Mismatched sentence
+    counts and out-of-range indices raise :class:`CorpusError` naming the file and line; a
+    prediction file with no lines at all scores as "no links anywhere", with a warning.
     """
     if all_sure and ignore_possible:
         raise CorpusError("--all-sure and --ignore-possible exclude each other; give one")
+    if not pred_paths:
+        raise ValueError("evaluate_predictions needs at least one prediction file")
     gold_fmt = readable_format(gold_format, gold_path)
-    pred_fmt = readable_format(pred_format, pred_path)
-    gold_name, pred_name = display_name(gold_path), display_name(pred_path)
-    pred_counter = _Counter()
-    streams = [
-        Stream(
-            gold_name,
-            read_alignments(gold_path, gold_fmt, one_based=gold_one_based, reverse=reverse_gold),
-            implicit_tail=gold_fmt.implicit_tail,
-        ),
-        Stream(
-            pred_name,
-            pred_counter.count(
-                read_alignments(pred_path, pred_fmt, one_based=pred_one_based, reverse=reverse_pred)
-            ),
+    pred_fmts = [readable_format(pred_format, path) for path in pred_paths]
+    gold_name = display_name(gold_path)
+    gold_stream = Stream(
+        gold_name,
+        read_alignments(gold_path, gold_fmt, one_based=gold_one_based, reverse=reverse_gold),
+        implicit_tail=gold_fmt.implicit_tail,
+    )
+    predictions = []
+    for pred_path, pred_fmt in zip(pred_paths, pred_fmts, strict=True):
+        counter = _Counter()
+        lines = read_alignments(pred_path, pred_fmt, one_based=pred_one_based, reverse=reverse_pred)
+        stream = Stream(
+            display_name(pred_path),
+            counter.count(lines),
             implicit_tail=pred_fmt.implicit_tail,
             empty_means_no_links=True,
-        ),
-    ]
+        )
+        # Only where the index base is the reader's choice can a file be read in the wrong one.
+        watch = IndexZeroWatch(stream.name, pred_fmt.takes_one_based and not pred_one_based)
+        predictions.append((stream, counter, watch, _Scorer(worst, keep_counts)))
+    streams = [gold_stream, *(stream for stream, *_ in predictions)]
     if corpus_path is not None:
         corpus_pairs = read_corpus((corpus_path,), option_hints=False)
         streams.append(Stream(display_name(corpus_path), corpus_pairs))
-    # Only where the index base is the reader's choice can a file be read in the wrong one.
     gold_zero = IndexZeroWatch(gold_name, gold_fmt.takes_one_based and not gold_one_based)
-    pred_zero = IndexZeroWatch(pred_name, pred_fmt.takes_one_based and not pred_one_based)
+    checked = [(gold_name, gold_one_based, "--gold-one-based")] + [
+        (stream.name, pred_one_based, "--pred-one-based") for stream, *_ in predictions
+    ]
 
-    def rows() -> Iterator[tuple[frozenset[Link], frozenset[Link], frozenset[Link], Words | None]]:
-        for items in zip_streams(*streams):
-            gold, pred = items[0], items[1]
-            words = _words_of(items, gold, pred)
-            if corpus_path is not None and words is not None:
-                n_src, n_tgt = len(words[0]), len(words[1])
-                where = f"{display_name(corpus_path)} line {items[2].line_no}"
-                for sentence, name, one_based, option in (
-                    (gold, gold_name, gold_one_based, "--gold-one-based"),
-                    (pred, pred_name, pred_one_based, "--pred-one-based"),
-                ):
-                    hint = "" if one_based else f"; if the file is 1-based, pass {option}"
-                    check_indices(
-                        sentence,
-                        n_src,
-                        n_tgt,
-                        path=name,
-                        one_based=one_based,
-                        lengths_from=where,
-                        hint=hint,
-                    )
-            gold_zero.see(gold)
-            pred_zero.see(pred)
-            sure, possible = adjust_gold(
-                gold.sure, gold.possible, all_sure=all_sure, ignore_possible=ignore_possible
-            )
-            yield sure, possible, pred.links, words
-
-    result = _evaluate_rows(rows(), worst)
-    warnings = tuple(
-        warning
-        for warning in (
-            gold_zero.warning("--gold-one-based"),
-            pred_zero.warning("--pred-one-based"),
-            _empty_prediction_warning(pred_name, pred_counter.items, result.sentences),
+    for items in zip_streams(*streams):
+        gold, preds = items[0], items[1 : 1 + len(predictions)]
+        corpus_pair = items[-1] if corpus_path is not None else None
+        if corpus_pair is not None:
+            n_src, n_tgt = len(corpus_pair.src_words), len(corpus_pair.tgt_words)
+            where = f"{display_name(corpus_path)} line {corpus_pair.line_no}"
+            for sentence, (name, one_based, option) in zip((gold, *preds), checked, strict=True):
+                hint = "" if one_based else f"; if the file is 1-based, pass {option}"
+                check_indices(
+                    sentence,
+                    n_src,
+                    n_tgt,
+                    path=name,
+                    one_based=one_based,
+                    lengths_from=where,
+                    hint=hint,
+                )
+        gold_zero.see(gold)
+        sure, possible = adjust_gold(
+            gold.sure, gold.possible, all_sure=all_sure, ignore_possible=ignore_possible
         )
-        if warning
-    )
-    return replace(result, warnings=warnings)
+        for pred, (_, _, watch, scorer) in zip(preds, predictions, strict=True):
+            watch.see(pred)
+            scorer.add(sure, possible, pred.links, _words_of(corpus_pair, gold, pred))
+
+    results = []
+    for stream, counter, watch, scorer in predictions:
+        result = scorer.result()
+        warnings = tuple(
+            warning
+            for warning in (
+                gold_zero.warning("--gold-one-based"),
+                watch.warning("--pred-one-based"),
+                _empty_prediction_warning(stream.name, counter.items, result.sentences),
+            )
+            if warning
+        )
+        results.append(replace(result, warnings=warnings))
+    return tuple(results)
 
 
-def _words_of(items: tuple, gold: AlignedSentence, pred: AlignedSentence) -> Words | None:
-    if len(items) > 2:
-        return items[2].src_words, items[2].tgt_words
+def _words_of(corpus_pair, gold: AlignedSentence, pred: AlignedSentence) -> Words | None:
+    if corpus_pair is not None:
+        return corpus_pair.src_words, corpus_pair.tgt_words
     for sentence in (gold, pred):
         if sentence.src_words is not None and sentence.tgt_words is not None:
             return sentence.src_words, sentence.tgt_words
