@@ -18,7 +18,10 @@ A client starts ``xalign extract -i - -m MODEL --input-format jsonl`` once, then
 ``../shared/data/tokenizers/opus-mt-tc-big-fr-en`` (its real sizes: d_model 1024, 6+6
 layers, 16 heads, FFN 4096) and its tokenizer, once, into ``--cache``; ``--model
 opus-base`` shrinks it to opus-mt-en-fr's sizes (d_model 512, 8 heads, FFN 2048; the same
-vocabulary). Their links mean nothing; their speed is real.
+vocabulary). Their links mean nothing; their speed is real. Their segments are real
+French and English (newstest2009/2010 from ``../shared/data``, cut to ``--words`` words),
+so that the real tokenizer splits them as it splits real text; the synthetic model's are
+random draws from its own vocabulary.
 """
 
 from __future__ import annotations
@@ -72,6 +75,22 @@ def opus_sized_model(cache: Path, base: bool = False) -> Path:
     return target
 
 
+def news_segments(count: int, words: int, seed: int) -> list[tuple[str, str]]:
+    """Pairs of real French and English segments for the opus-sized models (whose
+    tokenizer is opus-mt-tc-big-fr-en's): the first ``words`` words of parallel lines of
+    newstest2009/2010 with at least that many words a side, drawn at random."""
+    news = ROOT.parent / "shared" / "data" / "corpora" / "newstest"
+    pairs = []
+    for year in ("2009", "2010"):
+        french = (news / f"newstest{year}.fr").read_text(encoding="utf-8").splitlines()
+        english = (news / f"newstest{year}.en").read_text(encoding="utf-8").splitlines()
+        for fr, en in zip(french, english, strict=True):
+            fr_words, en_words = fr.split(), en.split()
+            if len(fr_words) >= words and len(en_words) >= words:
+                pairs.append((" ".join(fr_words[:words]), " ".join(en_words[:words])))
+    return random.Random(seed).sample(pairs, min(count, len(pairs)))
+
+
 def segments(count: int, words: int, seed: int) -> list[tuple[str, str]]:
     """Pairs of ``words``-word segments from the held-out synthetic corpus's vocabulary."""
     vocab_src: list[str] = []
@@ -89,10 +108,14 @@ def segments(count: int, words: int, seed: int) -> list[tuple[str, str]]:
     ]
 
 
+# Options of every xalign process the benchmark starts (--dtype).
+EXTRA: list[str] = []
+
+
 def start(model: Path, threads: int) -> subprocess.Popen:
     command = [
         sys.executable, "-m", "align_cli", "extract", "-i", "-", "-m", str(model), "-q",
-        "--input-format", "jsonl", "--threads", str(threads),
+        "--input-format", "jsonl", "--threads", str(threads), *EXTRA,
     ]  # fmt: skip
     return subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, bufsize=0
@@ -156,7 +179,8 @@ def file_rate(model: Path, pairs: list[tuple[str, str]], threads: int) -> float:
             began = time.perf_counter()
             subprocess.run(
                 [sys.executable, "-m", "align_cli", "extract", "-i", str(path), "-m", str(model),
-                 "-q", "-o", str(Path(folder) / "out"), "--force", "--threads", str(threads)],
+                 "-q", "-o", str(Path(folder) / "out"), "--force", "--threads", str(threads),
+                 *EXTRA],
                 check=True, cwd=ROOT,
             )  # fmt: skip
             return time.perf_counter() - began
@@ -175,20 +199,29 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--warm", type=int, default=5)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "xalign-bench")
+    parser.add_argument(
+        "--dtype", default="auto", help="xalign's --dtype (bfloat16 on CPUs with AVX512-BF16)"
+    )
     args = parser.parse_args()
+    EXTRA[:] = ["--dtype", args.dtype]
     if args.model in ("opus", "opus-base"):
         model = opus_sized_model(args.cache, base=args.model == "opus-base")
+        draw = news_segments  # real text through the real OPUS tokenizer
     else:
         model = Path(args.model)
-    pairs = segments(args.segments + args.warm, args.words, seed=1)
+        draw = segments
+    pairs = draw(args.segments + args.warm, args.words, seed=1)
     times = sorted(latency(model, pairs, args.threads, args.warm))
     p50 = statistics.median(times)
     p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-    many = segments(args.burst, args.words, seed=2)
+    many = draw(args.burst, args.words, seed=2)
     live_rate = burst(model, many, args.threads)
     batch_rate = file_rate(model, many, args.threads)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
-    print(f"model: {model.name}, {args.words}-word segments, {args.threads} thread(s)")
+    print(
+        f"model: {model.name}, {args.words}-word segments, {args.threads} thread(s), "
+        f"--dtype {args.dtype}"
+    )
     print(f"latency over {len(times)} segments: p50 {1000 * p50:.1f} ms, p95 {1000 * p95:.1f} ms")
     print(f"burst of {len(many)} pairs through the pipe: {live_rate:.1f} pairs/s")
     print(f"same pairs from a file (full windows):   {batch_rate:.1f} pairs/s")

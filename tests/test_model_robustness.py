@@ -453,3 +453,42 @@ def test_float64_is_a_documented_dtype_and_others_are_refused(
     assert "dtype:float64" in err and len(out.splitlines()) == 12
     line = one_error_line(capsys, ["extract", "-i", corpus, "-m", MODEL, "--dtype", "int8"])
     assert "unknown --dtype 'int8'" in line and "float64" in line
+
+
+def test_bfloat16_on_a_cpu_gives_the_links_of_float32_almost_everywhere(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # --dtype bfloat16 is what a CPU co-process uses for latency (benchmarks/README.md):
+    # it may move a link where two pieces' attention is nearly tied, no more.
+    outputs = {}
+    for dtype in ("float32", "bfloat16"):
+        out = tmp_path / f"{dtype}.pharaoh"
+        code, _, err = run(capsys, ["extract", "-i", HELDOUT, "-m", MODEL, "-o", out,
+                                    "--dtype", dtype, "-q"])  # fmt: skip
+        assert code == 0, err
+        outputs[dtype] = [set(line.split()) for line in out.read_text().splitlines()]
+    full, half = outputs["float32"], outputs["bfloat16"]
+    assert len(full) == len(half) == 300
+    links = sum(len(line) for line in full)
+    moved = sum(len(a ^ b) for a, b in zip(full, half, strict=True))
+    assert links > 1500 and moved <= 0.01 * links
+
+
+def test_half_precision_on_a_cpu_without_native_instructions_warns_once(
+    capsys: pytest.CaptureFixture[str], corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from align_cli.model import devices, notices
+
+    monkeypatch.setattr(devices, "cpu_has_native", lambda dtype: False)
+    monkeypatch.setattr(notices, "_printed", set())
+    code, out, err = run(capsys, ["extract", "-i", corpus, "-m", MODEL, "--dtype", "bfloat16"])
+    assert code == 0 and len(out.splitlines()) == 12
+    warnings = [line for line in err.splitlines() if "native bfloat16" in line]
+    assert len(warnings) == 1 and "leave --dtype auto" in warnings[0]
+    cpu, gpu = torch.device("cpu"), torch.device("cuda", 0)
+    assert devices.slow_cpu_dtype_warning(torch.float32, cpu) is None
+    assert devices.slow_cpu_dtype_warning(torch.bfloat16, gpu) is None
+    monkeypatch.setattr(devices, "cpu_has_native", lambda dtype: True)
+    assert devices.slow_cpu_dtype_warning(torch.bfloat16, cpu) is None

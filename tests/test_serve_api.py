@@ -209,6 +209,42 @@ def test_transfer_without_links_aligns_the_untagged_source_first(client: httpx.C
     assert "<b>" in body["results"][0]["target"]
 
 
+def test_transfer_of_raw_text_keeps_the_target_as_it_is(client: httpx.Client) -> None:
+    # tokenize=unicode: punctuation is split off, and the tags go into the target text
+    # itself (its spaces and punctuation kept), as `xalign transfer --tokenize unicode`.
+    tagged = 'Click <b>Save</b>, then "OK".'
+    target = "Cliquez sur « Enregistrer », puis « OK »."
+    words = ["Cliquez", "sur", "«", "Enregistrer", "»", ",", "puis", "«", "OK", "»", "."]
+    links = [[0, 0], [1, 3], [2, 5], [3, 6], [5, 8], [7, 10]]
+    body = client.post(
+        "transfer",
+        json={
+            "pairs": [{"source": tagged, "target": target, "links": links}],
+            "tokenize": "unicode",
+        },
+    ).json()
+    result = body["results"][0]
+    assert result["source_words"] == ["Click", "Save", ",", "then", '"', "OK", '"', "."]
+    assert result["target_words"] == words
+    assert result["target"] == "Cliquez sur « <b>Enregistrer</b> », puis « OK »."
+    assert strip_tags(result["target"]) == target  # nothing but the tags was added
+    # Aligned here, the signature says how the words were split.
+    aligned = client.post(
+        "transfer",
+        json={"pairs": [{"source": tagged, "target": target}], "tokenize": "unicode"},
+    ).json()
+    assert aligned["signature"].endswith("|tokenize:unicode")
+    assert aligned["results"][0]["target"].count("<b>") == 1
+    assert aligned["results"][0]["target"].replace("<b>", "").replace("</b>", "") == target
+
+
+def test_transfer_with_an_unknown_tokenizer_is_422(client: httpx.Client) -> None:
+    response = client.post(
+        "transfer", json={"pairs": [{"source": "a", "target": "b"}], "tokenize": "moses"}
+    )
+    assert response.status_code == 422
+
+
 @pytest.mark.parametrize(
     ("pair", "says"),
     [

@@ -83,3 +83,26 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     if text not in DTYPES:
         raise ModelError(f"unknown --dtype {dtype!r}; choose auto, {', '.join(DTYPES)}")
     return DTYPES[text]
+
+
+def slow_cpu_dtype_warning(dtype: torch.dtype, device: torch.device) -> str | None:
+    """A warning when ``dtype`` would run emulated on this CPU. Half precision on a CPU
+    is fast only with native instructions (AVX512-BF16 or AMX for bfloat16, AVX512-FP16 or
+    AMX-FP16 for float16): there, bfloat16 halves a co-process's latency; elsewhere oneDNN
+    emulates it, slower than float32."""
+    if device.type != "cpu" or dtype not in (torch.bfloat16, torch.float16):
+        return None
+    if cpu_has_native(dtype):
+        return None
+    name = "bfloat16" if dtype == torch.bfloat16 else "float16"
+    return (
+        f"this CPU has no native {name} instructions: --dtype {name} runs emulated, "
+        "slower than float32; leave --dtype auto (float32) on it"
+    )
+
+
+def cpu_has_native(dtype: torch.dtype) -> bool:
+    """Whether oneDNN runs ``dtype`` (bfloat16 or float16) natively on this CPU."""
+    if dtype == torch.bfloat16:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return bool(torch.ops.mkldnn._is_mkldnn_fp16_supported())

@@ -18,7 +18,7 @@ import torch
 from align_cli.errors import ModelError
 from align_cli.model import hub
 from align_cli.model.checkpoint import load_tokenizer, load_weights
-from align_cli.model.devices import resolve_device, resolve_dtype
+from align_cli.model.devices import resolve_device, resolve_dtype, slow_cpu_dtype_warning
 from align_cli.model.failures import config_failure, download_advice, hub_failure
 from align_cli.model.kernels.cpu_linear import route_linears_to_onednn
 from align_cli.model.notices import warn_once
@@ -179,6 +179,9 @@ def load_model(
     source = resolve_model_name(name)
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
+    slow = slow_cpu_dtype_warning(torch_dtype, torch_device)
+    if slow:
+        warn_once(slow)
     local = Path(source).is_dir()
     access: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     cached_revision = None

@@ -171,6 +171,13 @@ class TransferRequest(_Strict):
     settings: RequestSettings | None = Field(
         None, description="Settings for the pairs the service aligns (those without links)."
     )
+    tokenize: Literal[tuple(sorted(TOKENIZERS))] = Field(  # type: ignore[valid-type]
+        DEFAULT_SCHEME,
+        description="How the source (between its tags) and a text target become words: "
+        "whitespace (pre-tokenised text; the tagged target's tokens are joined by single "
+        "spaces) or unicode (raw text; the tags go into the target text as it is, which "
+        "removing them gives back character for character). Given links index these words.",
+    )
 
 
 class TransferResult(BaseModel):

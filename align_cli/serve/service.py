@@ -19,6 +19,7 @@ from align_cli.aligners.base import Aligner
 from align_cli.errors import XalignError
 from align_cli.io.formats import format_pharaoh
 from align_cli.io.formats.jsonl import unaligned
+from align_cli.io.tokenize import get_tokenizer
 from align_cli.serve.batcher import DynamicBatcher, Job, QueueFull, ShuttingDown, length_groups
 from align_cli.serve.config import CPU_BATCH_COST_WORDS, ServeLimits
 from align_cli.serve.metrics import ServiceMetrics
@@ -36,7 +37,14 @@ from align_cli.serve.schemas import (
 )
 from align_cli.serve.variants import AlignerVariants
 from align_cli.settings import AlignerSpec
-from align_cli.tools.transfer import MarkupError, insert_tags, join_tokens, parse_markup
+from align_cli.tools.transfer import (
+    MarkupError,
+    insert_tags,
+    interleave,
+    join_tokens,
+    parse_markup,
+    target_sequence,
+)
 from align_cli.types import AlignmentResult, Link, SentencePair
 
 Watch = Callable[[], Awaitable[object]]
@@ -325,41 +333,52 @@ class AlignmentService:
     ) -> TransferResponse:
         """Carry each source's tags into its target, aligning the pairs without links."""
         self._check_count(len(request.pairs))
+        split = None if request.tokenize == "whitespace" else get_tokenizer(request.tokenize).spans
         prepared = []
         for k, pair in enumerate(request.pairs):
             self._check_segment(pair.source, f"pairs[{k}].source")
-            target_words = self._check_segment(pair.target, f"pairs[{k}].target")
+            target_words, target_spans = self._split_segment(
+                pair.target, f"pairs[{k}].target", request.tokenize
+            )
             try:
-                markup = parse_markup(pair.source)
+                markup = parse_markup(pair.source, split) if split else parse_markup(pair.source)
             except MarkupError as error:
                 raise RequestError(422, f"pairs[{k}].source: {error}") from None
             if pair.links is not None:
                 _check_links(pair.links, len(markup.words), len(target_words), f"pairs[{k}]")
-            prepared.append((markup, target_words, pair.links))
+            prepared.append((markup, target_words, target_spans, pair))
         todo = [
             SentencePair(k, markup.words, target_words, k + 1)
-            for k, (markup, target_words, links) in enumerate(prepared)
-            if links is None
+            for k, (markup, target_words, _, pair) in enumerate(prepared)
+            if pair.links is None
         ]
         spec = self._spec_for(request.settings)
         aligned = {
             r.pair.index: r.links for r in await self._align_pairs(spec, todo, watch, arrival)
         }
         results = []
-        for k, (markup, target_words, given) in enumerate(prepared):
-            links = [tuple(link) for link in given] if given is not None else aligned[k]
+        for k, (markup, target_words, target_spans, pair) in enumerate(prepared):
+            links = [tuple(link) for link in pair.links] if pair.links is not None else aligned[k]
+            if target_spans is None:  # words: the tagged tokens, joined by single spaces
+                target = join_tokens(insert_tags(markup, target_words, links))
+            else:  # raw text: the tags go into it as it is
+                _, sequence = target_sequence(markup, len(target_words), links)
+                pieces = interleave(pair.target, target_spans, sequence)
+                target = "".join(p if isinstance(p, str) else p.text for p in pieces)
             results.append(
                 TransferResult(
-                    target=join_tokens(insert_tags(markup, target_words, links)),
+                    target=target,
                     links=links,
                     source_words=list(markup.words),
                     target_words=list(target_words),
                 )
             )
-        return TransferResponse(
-            signature=self._signatures.get(spec, self.signature) if todo else None,
-            results=results,
-        )
+        signature = None
+        if todo:
+            signature = str(self._signatures.get(spec, self.signature))
+            if request.tokenize != "whitespace":
+                signature += f"|tokenize:{request.tokenize}"
+        return TransferResponse(signature=signature, results=results)
 
 
 def _check_links(links: Sequence[Link], n_src: int, n_tgt: int, where: str) -> None:
