@@ -6,22 +6,25 @@
 #     bash benchmarks/train_quality.sh [MODEL] [WORK]
 #
 # MODEL defaults to tests/data/synthetic/fwd; WORK (default out/train-quality) receives the
-# generated training corpus, eflomal's links, the trained model and every output. Needs
+# generated training corpus, eflomal's links, the trained model and every output. For
+# another synthetic language (a model made by scripts/train_synthetic_marian.py
+# --lexicon-seed K --out DIR), set LEXICON_SEED=K and HELDOUT=DIR/heldout. Needs
 # eflomal (pip install -e ".[train]"). eflomal samples from /dev/urandom, so its rows (and
 # the trained model, which learns from its links) move by a few tenths between runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${1:-tests/data/synthetic/fwd}
 WORK=${2:-out/train-quality}
-HELDOUT=tests/data/synthetic/heldout
+HELDOUT=${HELDOUT:-tests/data/synthetic/heldout}
+LEXICON_SEED=${LEXICON_SEED:-0}
 THREADS=${THREADS:-1}
 mkdir -p "$WORK"
 
 score() {  # score NAME FILE: one table row from xalign eval --json
-    python - "$1" "$2" <<'EOF'
+    python - "$1" "$2" "$HELDOUT.gold" <<'EOF'
 import json, subprocess, sys
-name, predicted = sys.argv[1], sys.argv[2]
-out = subprocess.run(["xalign", "eval", "tests/data/synthetic/heldout.gold", predicted, "--json"],
+name, predicted, gold = sys.argv[1:4]
+out = subprocess.run(["xalign", "eval", gold, predicted, "--json"],
                      check=True, capture_output=True, text=True).stdout
 totals = json.loads(out)
 totals = totals.get("totals", totals)
@@ -32,7 +35,7 @@ EOF
 
 # A fresh training corpus from the same generator: the lexicon of the held-out set, a
 # sentence seed of its own (3), held-out sources left out.
-python scripts/synthetic_language.py --count 40000 --seed 3 \
+python scripts/synthetic_language.py --count 40000 --seed 3 --lexicon-seed "$LEXICON_SEED" \
     --exclude-pairs "$HELDOUT.src-tgt" --pairs "$WORK/train.src-tgt" --gold "$WORK/train.gold"
 
 echo "| setting | AER % | P % | R % |"
