@@ -117,3 +117,13 @@ def test_refuses_what_it_cannot_resample():
         bootstrap_intervals(counts[:0])
     with pytest.raises(ValueError, match="confidence"):
         bootstrap_intervals(counts, confidence=95)
+
+
+def test_a_p_value_is_never_zero_and_too_few_resamples_are_never_significant():
+    sure = np.random.default_rng(1).integers(3, 15, size=300)
+    good = np.stack([sure, sure, sure - 1, sure - 1], axis=1)
+    worse = np.stack([sure, sure, sure - 3, sure - 3], axis=1)
+    # No resample reverses this difference: the p-value is the smallest N resamples give.
+    assert paired_bootstrap(good, worse, samples=999).p_value == pytest.approx(2 / 1000)
+    assert paired_bootstrap(good, worse, samples=1).p_value == 1.0
+    assert paired_bootstrap(good, worse, samples=38).p_value > 0.05  # 2 / 39

@@ -132,6 +132,14 @@ def test_the_comparison_table_names_both_files_and_says_whether_it_is_significan
     assert "A: 1 worst sentences" in result.stdout and "B: 1 worst sentences" in result.stdout
 
 
+def test_one_resample_cannot_call_a_difference_significant(shared_data):
+    gold = shared_data / "gold/enfr.gold"
+    result = run_cli(["eval", gold, shared_data / GIZA_GD, shared_data / FAST_ALIGN_GD,
+                      "--gold-one-based", "--bootstrap", "1"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "p = 1: not significant at the 5% level" in result.stdout
+
+
 def test_the_gold_may_come_from_a_pipe_when_two_predictions_are_compared(shared_data):
     gold_text = (shared_data / "gold/enfr.gold").read_text()
     piped = run_cli(["eval", "-", shared_data / GIZA_GD, shared_data / FAST_ALIGN_GD,

@@ -302,10 +302,7 @@ def _interval(interval: Interval, *, signed: bool = False) -> str:
 
 
 def _p_value(test: PairedTest, *, prefix: str = "") -> str:
-    # No resample on the far side of zero: the p-value is below what N resamples resolve.
-    if test.p_value == 0:
-        return f"{prefix}< {2 / test.samples:.2g}"
-    return f"{prefix}{'= ' if prefix else ''}{test.p_value:.4f}"
+    return f"{prefix}{'= ' if prefix else ''}{test.p_value:.4g}"
 
 
 def print_comparison(

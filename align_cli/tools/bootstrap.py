@@ -15,7 +15,8 @@ and the paired tests of every measure come from the same resamples.
   AER, precision, recall and F1.
 * :func:`paired_bootstrap`: two predictions on the same gold, resampled together (Koehn
   2004): the difference of a measure, its percentile interval, and a two-sided p-value,
-  twice the share of resamples on the far side of zero from the observed difference.
+  twice the share of resamples on the far side of zero from the observed difference
+  (as (1 + k) / (N + 1), so never 0).
 
 Everything is seeded: the same inputs and seed give the same numbers.
 """
@@ -199,12 +200,11 @@ def compare(
 
 
 def _two_sided_p(observed: float, differences: np.ndarray) -> float:
-    # How often the resampled difference falls on the other side of zero (or on it) from
-    # the observed one, doubled. Ties at zero count against significance.
-    if observed > 0:
-        far_side = np.mean(differences <= 0)
-    elif observed < 0:
-        far_side = np.mean(differences >= 0)
-    else:
-        far_side = 0.5
-    return float(min(1.0, 2 * far_side))
+    """Twice the share of resamples on the other side of zero (or on it) from the
+    observed difference, counted as (1 + k) / (N + 1): a Monte Carlo p-value is never 0
+    (Phipson & Smyth 2010), its smallest is 2 / (N + 1), and too few resamples can never
+    make a difference significant. Ties at zero count against significance."""
+    if observed == 0:
+        return 1.0
+    far = int(np.count_nonzero(differences <= 0 if observed > 0 else differences >= 0))
+    return float(min(1.0, 2 * (far + 1) / (differences.size + 1)))
