@@ -24,7 +24,8 @@ from align_cli.model.loading import load_model
 from align_cli.model_settings import MODEL_SETTINGS_FILE, read_model_settings
 from align_cli.settings import AlignmentSettings, TeacherSpec, TrainingSettings
 from align_cli.tools.evaluate import evaluate
-from align_cli.training.trainer import CHECKPOINT_FILE, STATE_FOLDER, train
+from align_cli.training.run_state import CHECKPOINT_FILE, STATE_FOLDER
+from align_cli.training.trainer import train
 from tests.cli_runner import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]

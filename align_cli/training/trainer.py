@@ -2,16 +2,19 @@
 
 The run, in order:
 
-1. the teacher's word links for the corpus (:mod:`align_cli.tools.teachers`): eflomal's,
-   the model's own (``self``) or a file's; eflomal's and the model's are written to
-   ``OUT/training/teacher.pharaoh`` first, so that a resumed run reads the same links;
+1. the teacher's word links for the corpus (:mod:`align_cli.training.teacher_links`):
+   eflomal's, the model's own (``self``) or a file's; eflomal's and the model's are
+   written to ``OUT/training/teacher.pharaoh`` first, so that a resumed run reads the
+   same links;
 2. epochs over the corpus, streamed (:mod:`align_cli.training.data`), one optimiser
    step per batch on the guided-alignment objective (:mod:`align_cli.training.objective`);
    a checkpoint (the trained parameters, the optimiser, the random state and the
-   position in the data) every ``checkpoint_every`` steps, written atomically;
-3. the model saved with ``save_pretrained`` into ``OUT``, its tokenizer beside it, and
-   ``OUT/xalign.json``: the layer, head, extraction and null handling to read it with,
-   which ``xalign extract`` uses when given no settings.
+   position in the data) every ``checkpoint_every`` steps, written atomically
+   (:mod:`align_cli.training.run_state`);
+3. the extraction that agrees best with the teacher chosen, and the model saved with
+   ``save_pretrained`` into ``OUT``, its tokenizer beside it, and ``OUT/xalign.json``:
+   the layer, head, extraction and null handling to read it with, which ``xalign
+   extract`` uses when given no settings.
 
 The same seed, corpus, teacher links and settings give the same model, interrupted and
 resumed or not (on one machine: other hardware may round differently). Float32 on a CPU;
@@ -20,10 +23,7 @@ on a GPU the forward and backward passes run in bfloat16 autocast with float32 w
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
-import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
@@ -33,16 +33,12 @@ from typing import Any
 
 import torch
 
-from align_cli.aligners.attention import AttentionAligner
 from align_cli.errors import XalignError
-from align_cli.io.corpus import count_pairs, read_corpus
-from align_cli.io.formats import format_pharaoh
+from align_cli.io.corpus import count_pairs
 from align_cli.model.loading import LoadedModel, load_model
 from align_cli.model_settings import settings_to_dict, write_model_settings
 from align_cli.settings import AlignmentSettings, TeacherSpec, TrainingSettings
 from align_cli.stages.subwords import PairEncoder
-from align_cli.tools.auto import AutoChoice, candidate_extractions, score_candidates
-from align_cli.tools.teachers import read_teacher, run_eflomal, zip_with_teacher
 from align_cli.training.data import (
     Example,
     SkipCounter,
@@ -51,14 +47,27 @@ from align_cli.training.data import (
     shuffled_batches,
 )
 from align_cli.training.objective import GuidedHead, step_losses
+from align_cli.training.run_state import (
+    CHECKPOINT_FILE,
+    LOG_FILE,
+    STATE_FILE,
+    STATE_FOLDER,
+    atomic_save,
+    is_complete,
+    prepare_output,
+    random_state,
+    restore_random_state,
+    run_identity,
+)
+from align_cli.training.teacher_links import (
+    calibrate_extraction,
+    check_teacher,
+    corpus_with_links,
+    prepare_teacher_file,
+)
 from align_cli.types import Link, SentencePair
 from align_cli.version import __version__
 
-STATE_FOLDER = "training"
-STATE_FILE = "state.json"
-CHECKPOINT_FILE = "checkpoint.pt"
-TEACHER_FILE = "teacher.pharaoh"
-LOG_FILE = "log.jsonl"
 CLIP_NORM = 1.0
 
 
@@ -91,165 +100,6 @@ class TrainingSummary:
 
 
 ProgressCallback = Callable[[Progress], None]
-
-
-# --------------------------------------------------------------------------- the run state
-
-
-def _run_identity(
-    model: str, inputs: tuple[str, ...], settings: TrainingSettings, teacher: TeacherSpec
-) -> dict[str, Any]:
-    """What a resumed run must match: the same model, corpus, teacher and settings."""
-    resolved_model = str(Path(model).absolute()) if Path(model).is_dir() else model
-    teacher_source = teacher.source
-    if teacher.is_file:
-        teacher_source = str(Path(teacher.source).absolute())
-    return {
-        "model": resolved_model,
-        "inputs": [str(Path(path).absolute()) for path in inputs],
-        "teacher": {**asdict(teacher), "source": teacher_source},
-        "settings": asdict(settings),
-    }
-
-
-def _differences(then: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    changed = []
-    for key in sorted(set(then) | set(now)):
-        if then.get(key) == now.get(key):
-            continue
-        if isinstance(then.get(key), dict) and isinstance(now.get(key), dict):
-            changed += [f"{key}.{item}" for item in _differences(then[key], now[key])]
-        else:
-            changed.append(key)
-    return changed
-
-
-def _prepare_output(output: Path, identity: dict[str, Any], *, resume: bool, force: bool) -> bool:
-    """Make ``output`` ready; True when a previous run's checkpoint is to be resumed."""
-    state_path = output / STATE_FOLDER / STATE_FILE
-    if resume:
-        if not state_path.is_file():
-            raise XalignError(f"{output}: nothing to resume (no {STATE_FOLDER}/{STATE_FILE})")
-        state = json.loads(state_path.read_text(encoding="utf-8"))
-        changed = _differences(state["identity"], identity)
-        if changed:
-            raise XalignError(
-                f"{output} was trained with other options ({', '.join(changed)}); "
-                "resume with the same ones, or start again with --force"
-            )
-        return True
-    if output.exists() and any(output.iterdir()):
-        if not force:
-            raise XalignError(
-                f"{output} exists and is not empty; --force replaces it, --resume continues "
-                "an interrupted run"
-            )
-        shutil.rmtree(output)
-    (output / STATE_FOLDER).mkdir(parents=True, exist_ok=True)
-    state_path.write_text(
-        json.dumps({"identity": identity, "complete": False}, indent=2) + "\n", encoding="utf-8"
-    )
-    return False
-
-
-def _is_complete(state_path: Path) -> bool:
-    return bool(json.loads(state_path.read_text(encoding="utf-8")).get("complete"))
-
-
-def _atomic_save(payload: dict[str, Any], path: Path) -> None:
-    partial = path.with_suffix(".partial")
-    torch.save(payload, partial)
-    os.replace(partial, path)
-
-
-def _random_state(device: torch.device) -> dict[str, Any]:
-    state: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def _restore_random_state(state: dict[str, Any], device: torch.device) -> None:
-    torch.set_rng_state(state["torch"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
-
-
-# --------------------------------------------------------------------------- teacher links
-
-
-def _teacher_links(
-    inputs: tuple[str, ...],
-    teacher: TeacherSpec,
-    state_folder: Path,
-    loaded: LoadedModel,
-    *,
-    resumed: bool,
-) -> tuple[str, TeacherSpec]:
-    """The path of the teacher file the run reads, and how to read it. eflomal's and the
-    model's own links are computed once and kept beside the checkpoints."""
-    if teacher.is_file:
-        return teacher.source, teacher
-    path = state_folder / TEACHER_FILE
-    as_file = TeacherSpec(source=str(path))
-    if resumed and path.is_file():
-        return str(path), as_file
-    partial = path.with_suffix(".partial")
-    if teacher.source == "eflomal":
-        run_eflomal(read_corpus(inputs), partial, symmetrization=teacher.symmetrize)
-    else:  # "self": the model's own links, read with its settings
-        aligner = AttentionAligner(loaded)
-        with partial.open("w", encoding="utf-8") as out:
-            for result in aligner.align_pairs(read_corpus(inputs)):
-                out.write(format_pharaoh(result.links) + "\n")
-    os.replace(partial, path)
-    return str(path), as_file
-
-
-def _corpus_with_links(
-    inputs: tuple[str, ...], teacher_path: str, teacher: TeacherSpec
-) -> Iterator[tuple[SentencePair, frozenset[Link]]]:
-    links = read_teacher(
-        teacher_path, teacher.format, one_based=teacher.one_based, reverse=teacher.reverse
-    )
-    return zip_with_teacher(read_corpus(inputs), links, teacher_path)
-
-
-def check_teacher(inputs: tuple[str, ...], teacher: TeacherSpec) -> None:
-    """Walk a teacher file against the corpus once, before any model is loaded: a wrong
-    line count or an out-of-range link fails here, in one line."""
-    if teacher.is_file:
-        for _ in _corpus_with_links(inputs, teacher.source, teacher):
-            pass
-
-
-# --------------------------------------------------------------------------- extraction
-
-
-def calibrate_extraction(
-    loaded: LoadedModel,
-    head: GuidedHead,
-    pairs: Iterable[tuple[SentencePair, frozenset[Link]]],
-    settings: TrainingSettings,
-) -> AutoChoice:
-    """The extraction of the taught head (argmax, inter, itermax, thresholds; with and
-    without the null) whose links agree best with the teacher's on the first
-    ``settings.calibration_pairs`` pairs: the teacher's links are all there is to judge
-    by without gold, as for ``--preset auto``."""
-    sample = list(itertools.islice(pairs, settings.calibration_pairs))
-    candidates = [
-        extraction
-        for extraction in candidate_extractions(("sum",))
-        if settings.null or not extraction.null
-    ]
-    return score_candidates(
-        loaded,
-        sample,
-        shifts=(settings.shift,),
-        heads=[(head.layer - head.num_layers, head.head)],
-        extractions=candidates,
-        teacher_name="teacher",
-    )
 
 
 # --------------------------------------------------------------------------- the loop
@@ -332,12 +182,12 @@ class _Run:
 
     def save_checkpoint(self) -> None:
         progress = {k: v for k, v in asdict(self.progress).items() if k != "pairs_total"}
-        _atomic_save(
+        atomic_save(
             {
                 "parameters": {n: p.detach().clone() for n, p in self.trainable.items()},
                 "optimizer": self.optimizer.state_dict(),
                 "progress": progress,
-                "random": _random_state(self.loaded.device),
+                "random": random_state(self.loaded.device),
             },
             self.checkpoint_path,
         )
@@ -354,13 +204,13 @@ class _Run:
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         total = self.progress.pairs_total
         self.progress = Progress(**{**checkpoint["progress"], "pairs_total": total})
-        _restore_random_state(checkpoint["random"], device)
+        restore_random_state(checkpoint["random"], device)
         return self.progress.step
 
     # -- data ---------------------------------------------------------------------------
 
     def corpus(self) -> Iterator[tuple[SentencePair, frozenset[Link]]]:
-        return _corpus_with_links(self.inputs, self.teacher_path, self.teacher)
+        return corpus_with_links(self.inputs, self.teacher_path, self.teacher)
 
     def batches(self, epoch: int) -> Iterator[list[Example]]:
         settings = self.settings
@@ -499,16 +349,16 @@ def train(
     status = on_status or (lambda _message: None)
     if any(path == "-" for path in inputs):
         raise XalignError("training reads the corpus once per epoch: give files, not stdin")
-    identity = _run_identity(model, inputs, settings, teacher)
+    identity = run_identity(model, inputs, settings, teacher)
     state_folder = output / STATE_FOLDER
     state_path = state_folder / STATE_FILE
-    if resume and state_path.is_file() and _is_complete(state_path):
+    if resume and state_path.is_file() and is_complete(state_path):
         return TrainingSummary(output, 0, 0, 0.0, 0, 0, None, None, already_complete=True)
     total_pairs = count_pairs(inputs)
     if total_pairs == 0:
         raise XalignError("the corpus is empty: nothing to train on")
     check_teacher(inputs, teacher)
-    resumed = _prepare_output(output, identity, resume=resume, force=force)
+    resumed = prepare_output(output, identity, resume=resume, force=force)
 
     started = time.monotonic()
     loaded = load_model(model, device=device, dtype="float32")
@@ -516,7 +366,7 @@ def train(
     if settings.null:
         _check_null_token(loaded)
     status("teacher links ...")
-    teacher_links = _teacher_links(inputs, teacher, state_folder, loaded, resumed=resumed)
+    teacher_links = prepare_teacher_file(inputs, teacher, state_folder, loaded, resumed=resumed)
     run = _Run(loaded, inputs, teacher_links, settings, state_folder, total_pairs)
     resumed_from = run.restore() if resumed else 0
     if resumed_from:
