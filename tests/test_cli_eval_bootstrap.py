@@ -119,17 +119,26 @@ def test_a_prediction_compared_with_itself_differs_by_nothing(shared_data):
         assert test["difference"] == 0 and test["p_value"] == 1.0
 
 
-def test_the_comparison_table_names_both_files_and_says_whether_it_is_significant(shared_data):
+def test_the_comparison_table_names_both_files_and_says_whether_it_is_significant(
+    shared_data, tmp_path
+):
+    # Paths longer than the terminal is wide are printed whole, on one line each.
+    folder = tmp_path / ("a-folder-with-a-long-name-" * 4)
+    folder.mkdir()
+    a, b = folder / "giza.gd.talp", folder / "fast-align.gd.talp"
+    a.write_bytes((shared_data / GIZA_GD).read_bytes())
+    b.write_bytes((shared_data / FAST_ALIGN_GD).read_bytes())
     gold = shared_data / "gold/enfr.gold"
-    result = run_cli(["eval", gold, shared_data / GIZA_GD, shared_data / FAST_ALIGN_GD,
-                      "--gold-one-based", "--per-sentence", "1"])  # fmt: skip
+    result = run_cli(["eval", gold, a, b, "--gold-one-based", "--per-sentence", "1"])
     assert result.exit_code == 0, result.stderr
-    assert f"A: {shared_data / GIZA_GD}" in result.stdout
-    assert f"B: {shared_data / FAST_ALIGN_GD}" in result.stdout
+    assert f"A: {a}\n" in result.stdout and f"B: {b}\n" in result.stdout
+    assert f"against {gold}\n" in result.stdout
     assert "-4.54" in result.stdout  # 5.94 − 10.48
     assert "significant at the 5% level" in result.stdout
     assert "not significant" not in result.stdout
     assert "A: 1 worst sentences" in result.stdout and "B: 1 worst sentences" in result.stdout
+    single = run_cli(["eval", gold, a, "--gold-one-based"])
+    assert f"{a} against {gold}\n" in single.stdout
 
 
 def test_one_resample_cannot_call_a_difference_significant(shared_data):

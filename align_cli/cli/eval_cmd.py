@@ -244,7 +244,8 @@ def print_report(
         f"predicted {'1' if pred_one_based else '0'}-based{', reversed' if reverse_pred else ''}"
     )
     # Text objects, not strings: paths and words may contain "[", which rich reads as markup.
-    console.print(Text(f"{pred} against {gold}"))
+    # soft_wrap: a path is never broken over lines, however narrow the terminal.
+    console.print(Text(f"{pred} against {gold}"), soft_wrap=True)
     # On a line of its own, so that a long path never wraps the index conventions apart.
     console.print(Text(f"indices: {conventions}"))
     console.print(summary_table(result, uncertainty))
@@ -313,9 +314,10 @@ def print_comparison(
 ) -> None:
     """Both predictions side by side, each measure's paired test, then the worst sentences."""
     console = Console(file=sys.stdout, highlight=False)
-    console.print(Text(f"A: {predictions[0]}"))
-    console.print(Text(f"B: {predictions[1]}"))
-    console.print(Text(f"against {gold}"))
+    # soft_wrap: a path is never broken over lines, however narrow the terminal.
+    console.print(Text(f"A: {predictions[0]}"), soft_wrap=True)
+    console.print(Text(f"B: {predictions[1]}"), soft_wrap=True)
+    console.print(Text(f"against {gold}"), soft_wrap=True)
     level = _level(uncertainty)
     table = Table(caption=_caption(uncertainty, "paired sentence resamples"))
     for name in ("measure", "A", "B", "A − B", f"{level} interval", "p"):
