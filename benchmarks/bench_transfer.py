@@ -211,7 +211,7 @@ def published(name: str) -> list[tuple[str, str, bool]]:
     return rows
 
 
-def model_rows(pairs) -> list[tuple[str, list]]:
+def model_rows(pairs, trained: list[str]) -> list[tuple[str, list]]:
     from align_cli.api import align
     from align_cli.settings import resolve_settings
 
@@ -229,10 +229,13 @@ def model_rows(pairs) -> list[tuple[str, list]]:
             },
         ),
     ]
+    # A folder made by `xalign train` is read as its xalign.json says (no settings given).
+    runs += [(f"xalign train output {Path(folder).name}", {"model": folder}) for folder in trained]
     rows = []
     for label, options in runs:
         started = time.perf_counter()
-        links = [result.links for result in align(sources, targets, model=fwd, **options)]
+        options = {"model": fwd, **options}
+        links = [result.links for result in align(sources, targets, **options)]
         print(f"  ({label}: aligned in {time.perf_counter() - started:.1f} s)", file=sys.stderr)
         rows.append((label, links))
     return rows
@@ -242,6 +245,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--no-model", action="store_true", help="skip xalign's model rows")
+    parser.add_argument(
+        "--trained",
+        action="append",
+        default=[],
+        metavar="FOLDER",
+        help="also a model folder made by `xalign train` from the synthetic model (repeatable)",
+    )
+    parser.add_argument(
+        "--links",
+        action="append",
+        default=[],
+        metavar="LABEL=FILE",
+        help="also the links of a 0-based Pharaoh file of the synthetic held-out pairs "
+        "(e.g. eflomal's), repeatable",
+    )
     args = parser.parse_args()
     header = (
         "| gold set | links from | paired % | standalone % | all tags % | sentences % "
@@ -259,8 +277,12 @@ def main() -> None:
             for label, path, target_first in published(name):
                 links = [s.links for s in read_alignments(path, reverse=target_first)]
                 rows.append((label, links))
-        elif not args.no_model:
-            rows += model_rows(pairs)
+        else:
+            if not args.no_model:
+                rows += model_rows(pairs, args.trained)
+            for given in args.links:
+                label, _, path = given.partition("=")
+                rows.append((label, [s.links for s in read_alignments(path)]))
         for label, links in rows:
             result = score(cases, links)
             print(
