@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,6 +15,7 @@ from align_cli.cli.options import (
     aligner_spec,
     batching_options,
     device_options,
+    hub_options,
     language_options,
     model_path_options,
     preset_option,
@@ -90,10 +92,7 @@ OUTPUT_FORMATS = tuple(RECORD_LINES)
     help="CPU threads for torch (default: torch's choice, one per core). Use 1 per process "
     "when several xalign runs share a machine.",
 )
-@click.option("--revision", help="Model revision (branch, tag or commit) on the hub.")
-@click.option(
-    "--trust-remote-code", is_flag=True, help="Allow model code from the hub (off by default)."
-)
+@hub_options
 @click.option(
     "--encoding-errors",
     type=click.Choice(["strict", "replace"]),
@@ -175,30 +174,11 @@ def extract(
     output_format: str,
     scores_path: str | None,
     matrix: bool,
-    preset: str | None,
-    layers: str | None,
-    heads: str | None,
-    shift: bool | None,
-    pooling: str | None,
-    method: str | None,
-    threshold: float | None,
-    embedding_layer: int | None,
-    granularity: str | None,
-    reverse_model: str | None,
-    symmetrize: str | None,
-    src_lang: str | None,
-    tgt_lang: str | None,
-    target_token: str | None,
-    source_prefix: str | None,
     batch_size: int,
     max_tokens: int,
     max_length: int | None,
     on_long: str,
-    device: str,
     threads: int | None,
-    dtype: str,
-    revision: str | None,
-    trust_remote_code: bool,
     encoding_errors: str,
     on_bad_line: str,
     window: int,
@@ -213,6 +193,7 @@ def extract(
     tokenize: str = "whitespace",
     flags: bool = False,
     input_format: str = "text",
+    **model_options: Any,
 ) -> None:
     """Align a parallel corpus: SRC TGT (two line-aligned files) or -i 'src ||| tgt' lines.
 
@@ -268,25 +249,7 @@ def extract(
         torch.set_num_threads(threads)
     spec = aligner_spec(
         model,
-        preset=preset,
-        layers=layers,
-        heads=heads,
-        shift=shift,
-        pooling=pooling,
-        method=method,
-        threshold=threshold,
-        symmetrize=symmetrize,
-        embedding_layer=embedding_layer,
-        granularity=granularity,
-        reverse_model=reverse_model,
-        src_lang=src_lang,
-        tgt_lang=tgt_lang,
-        target_token=target_token,
-        source_prefix=source_prefix,
-        device=device,
-        dtype=dtype,
-        revision=revision,
-        trust_remote_code=trust_remote_code,
+        **model_options,
         batching=BatchingSettings(
             batch_size=batch_size, max_tokens=max_tokens, window=window, max_length=max_length
         ),
@@ -300,7 +263,7 @@ def extract(
         list(zip(labels, inputs, strict=False)),
         [("-o", output or "-"), ("--scores", scores_path)],
         also_written=output_paths(output, scores_path),
-        model_folders=(model, reverse_model),
+        model_folders=(model, model_options["reverse_model"]),
     )
     if shard is not None:
         refuse_streams(inputs, f"--shard {shard_text} counts the lines first")
@@ -308,7 +271,7 @@ def extract(
     # What --resume checks the inputs against (an output that can be resumed only).
     fingerprint = InputFingerprint.for_output(output, inputs, window, pair_range, shard)
 
-    if preset == AUTO_PRESET:
+    if model_options["preset"] == AUTO_PRESET:
         from align_cli.tools.auto import EFLOMAL_MIN_PAIRS, choose_spec
 
         spec, choice = choose_spec(

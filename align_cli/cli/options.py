@@ -83,6 +83,21 @@ def device_options(command: Command) -> Command:
     )
 
 
+def hub_options(command: Command) -> Command:
+    """--revision, --trust-remote-code: how a model is taken from the hub."""
+    return _apply(
+        [
+            click.option("--revision", help="Model revision (branch, tag or commit) on the hub."),
+            click.option(
+                "--trust-remote-code",
+                is_flag=True,
+                help="Allow model code from the hub (off by default).",
+            ),
+        ],
+        command,
+    )
+
+
 def batching_options(command: Command) -> Command:
     """--batch-size, --max-tokens, --max-length: what one forward pass may hold."""
     return _apply(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 import click
 
@@ -11,6 +12,7 @@ from align_cli.cli.options import (
     aligner_spec,
     batching_options,
     device_options,
+    hub_options,
     language_options,
     model_path_options,
     preset_option,
@@ -131,10 +133,7 @@ def _say(message: str) -> None:
 @click.option(
     "--threads", type=click.IntRange(min=1), help="CPU threads for torch (default: one per core)."
 )
-@click.option("--revision", help="Model revision (branch, tag or commit) on the hub.")
-@click.option(
-    "--trust-remote-code", is_flag=True, help="Allow model code from the hub (off by default)."
-)
+@hub_options
 @click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
@@ -147,21 +146,6 @@ def serve_command(
     host: str,
     port: int,
     token: str | None,
-    preset: str,
-    layers: str | None,
-    heads: str | None,
-    shift: bool | None,
-    pooling: str | None,
-    method: str | None,
-    threshold: float | None,
-    embedding_layer: int | None,
-    granularity: str | None,
-    reverse_model: str | None,
-    symmetrize: str | None,
-    src_lang: str | None,
-    tgt_lang: str | None,
-    target_token: str | None,
-    source_prefix: str | None,
     batch_size: int,
     max_tokens: int,
     max_length: int | None,
@@ -175,12 +159,9 @@ def serve_command(
     body_timeout: float,
     max_connections: int,
     graceful_timeout: float,
-    device: str,
-    dtype: str,
     threads: int | None,
-    revision: str | None,
-    trust_remote_code: bool,
     log_level: str,
+    **model_options: Any,
 ) -> None:
     """Serve alignments over HTTP: POST /align, POST /transfer, GET /health, GET /metrics,
     GET /openapi.json, and a page at / to see and correct alignments.
@@ -195,25 +176,7 @@ def serve_command(
     batching = BatchingSettings(batch_size=batch_size, max_tokens=max_tokens, max_length=max_length)
     spec = aligner_spec(
         model,
-        preset=preset,
-        layers=layers,
-        heads=heads,
-        shift=shift,
-        pooling=pooling,
-        method=method,
-        threshold=threshold,
-        symmetrize=symmetrize,
-        embedding_layer=embedding_layer,
-        granularity=granularity,
-        reverse_model=reverse_model,
-        src_lang=src_lang,
-        tgt_lang=tgt_lang,
-        target_token=target_token,
-        source_prefix=source_prefix,
-        device=device,
-        dtype=dtype,
-        revision=revision,
-        trust_remote_code=trust_remote_code,
+        **model_options,
         batching=batching,
     )
     config = ServeConfig(

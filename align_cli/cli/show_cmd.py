@@ -18,6 +18,7 @@ from align_cli.cli.options import (
     aggregation_options,
     aligner_spec,
     device_options,
+    hub_options,
     language_options,
     model_path_options,
     preset_option,
@@ -75,6 +76,7 @@ FORMAT_CHOICE = click.Choice(READ_CHOICES)
 @model_path_options
 @language_options
 @device_options
+@hub_options
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the signature or file notes.")
 @tokenize_option
 def show_command(

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from align_cli.cli.options import device_options, language_options
+from align_cli.cli.options import device_options, hub_options, language_options
 from align_cli.errors import XalignError
 from align_cli.io.files import check_paths, stdout_errors
 from align_cli.io.formats import AUTO, READ_CHOICES
@@ -84,10 +84,7 @@ SHIFT_CHOICES = {"both": (False, True), "no": (False,), "yes": (True,)}
     help="Padded tokens (source + target) per batch at most.",
 )
 @device_options
-@click.option("--revision", help="Model revision (branch, tag or commit) on the hub.")
-@click.option(
-    "--trust-remote-code", is_flag=True, help="Allow model code from the hub (off by default)."
-)
+@hub_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def sweep_command(
     corpus: str,

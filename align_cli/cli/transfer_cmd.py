@@ -9,7 +9,9 @@ import click
 from align_cli.cli.options import (
     aggregation_options,
     aligner_spec,
+    batching_options,
     device_options,
+    hub_options,
     language_options,
     model_path_options,
     preset_option,
@@ -78,14 +80,9 @@ _MODEL_ONLY = (
 @aggregation_options
 @model_path_options
 @language_options
-@click.option("--batch-size", type=int, default=BatchingSettings.batch_size, show_default=True)
-@click.option("--max-tokens", type=int, default=BatchingSettings.max_tokens, show_default=True)
-@click.option("--max-length", type=int, help="Tokens per side at most (default: the model's).")
+@batching_options
 @device_options
-@click.option("--revision", help="Model revision (branch, tag or commit) on the hub.")
-@click.option(
-    "--trust-remote-code", is_flag=True, help="Allow model code from the hub (off by default)."
-)
+@hub_options
 @click.option(
     "--encoding-errors",
     type=click.Choice(["strict", "replace"]),
