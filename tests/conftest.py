@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.paths import SHARED_DATA
+
 if TYPE_CHECKING:
     from tests.families import FamilyModels
-
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")

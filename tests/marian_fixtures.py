@@ -10,7 +10,9 @@ from pathlib import Path
 
 import torch
 
-OPUS_TOKENIZER = Path(__file__).resolve().parents[2] / "shared/data/tokenizers/opus-mt-tc-big-fr-en"
+from tests.paths import SHARED_DATA
+
+OPUS_TOKENIZER = SHARED_DATA / "tokenizers/opus-mt-tc-big-fr-en"
 
 
 def build_tiny_marian(

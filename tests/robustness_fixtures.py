@@ -8,8 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.marian_fixtures import build_tiny_marian
+from tests.paths import SHARED_DATA
 
-NEWSTEST = Path(__file__).resolve().parents[2] / "shared" / "data" / "corpora" / "newstest"
+NEWSTEST = SHARED_DATA / "corpora" / "newstest"
 _MODEL_CACHE: dict[str, str] = {}
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.cli_runner import CliResult, run_cli
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = ROOT / "tests" / "data" / "synthetic"
 MODEL = str(SYNTHETIC / "fwd")
 FAST = ["--window", "4", "--batch-size", "4"]

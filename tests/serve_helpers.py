@@ -12,13 +12,12 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from align_cli.aligners.base import Aligner
 from align_cli.settings import AlignerSpec
 from align_cli.types import AlignmentResult, SentencePair
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = ROOT / "tests" / "data" / "synthetic"
 MODEL = str(SYNTHETIC / "fwd")
 

@@ -20,8 +20,8 @@ from align_cli.settings import AlignmentSettings, EmbeddingSettings
 from align_cli.signature import Signature, alignment_signature, evaluation_signature
 from align_cli.version import __version__
 from tests.cli_runner import run_cli
+from tests.paths import SYNTHETIC
 
-SYNTHETIC = Path(__file__).parent / "data" / "synthetic"
 FWD = str(SYNTHETIC / "fwd")
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # the synthetic model: one torch thread

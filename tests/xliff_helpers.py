@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections import Counter
 from functools import cache
-from pathlib import Path
 
 from lxml import etree
 
-DATA = Path(__file__).resolve().parent / "data" / "xliff"
+from tests.paths import DATA as TEST_DATA
+from tests.paths import EXAMPLES as EXAMPLES_FOLDER
+
+DATA = TEST_DATA / "xliff"
 SCHEMAS = DATA / "schemas"
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "data" / "xliff"
+EXAMPLES = EXAMPLES_FOLDER / "data" / "xliff"
 NAMESPACES = {
     1: "urn:oasis:names:tc:xliff:document:1.2",
     2: "urn:oasis:names:tc:xliff:document:2.0",

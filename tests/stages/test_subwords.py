@@ -7,15 +7,13 @@ by word through the cache gives exactly the ids the tokenizer gives the whole se
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from align_cli.errors import ModelError
 from align_cli.stages import subwords
 from align_cli.stages.subwords import PairEncoder
+from tests.paths import SYNTHETIC
 
-SYNTHETIC = Path(__file__).parent / "data" / "synthetic"
 PAIRS = 60  # held-out pairs checked; 3-20 words each, a third of the words in several pieces
 
 

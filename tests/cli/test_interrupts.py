@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
+
+REPO = ROOT
 MODEL = REPO / "tests" / "data" / "synthetic" / "fwd"
 HELDOUT = REPO / "tests" / "data" / "synthetic" / "heldout.src-tgt"
 GOLD = REPO / "tests" / "data" / "synthetic" / "heldout.gold"

@@ -21,8 +21,8 @@ from align_cli.tools.auto import batch_links
 from align_cli.tools.evaluate import evaluate
 from align_cli.types import SentencePair
 from tests.cli_runner import run_cli
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = ROOT / "tests" / "data" / "synthetic"
 MODEL = SYNTHETIC / "fwd"
 # The best of auto's candidates by the gold on all 300 held-out pairs: layer -1, heads

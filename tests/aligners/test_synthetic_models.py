@@ -13,7 +13,8 @@ import pytest
 import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
+
 SYNTHETIC = ROOT / "tests" / "data" / "synthetic"
 
 # Teacher-forced token accuracy on the 300 held-out pairs, measured at training time

@@ -22,7 +22,6 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import torch
@@ -39,6 +38,7 @@ from align_cli.model.kernels import (
     select_backend,
     triton_available,
 )
+from tests.paths import ROOT
 
 # Both implementations accumulate in fp32 from the given (possibly rounded) inputs, and
 # the reference starts from the same rounded values, so the only error is fp32 rounding
@@ -337,7 +337,7 @@ def test_triton_interpreter_suite() -> None:
         capture_output=True,
         text=True,
         env={**os.environ, "TRITON_INTERPRET": "1"},
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=ROOT,
     )
     report = done.stdout[-6000:] + done.stderr[-3000:]
     assert done.returncode == 0, report
@@ -701,7 +701,7 @@ def test_the_real_kernel_passes_its_check_on_the_interpreter() -> None:
         capture_output=True,
         text=True,
         env={**os.environ, "TRITON_INTERPRET": "1"},
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=ROOT,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "xalign: warning" not in done.stderr, done.stderr

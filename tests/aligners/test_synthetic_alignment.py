@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.cli_runner import run_cli
+from tests.paths import SYNTHETIC
 
-SYNTHETIC = Path(__file__).parent / "data" / "synthetic"
 HELDOUT = SYNTHETIC / "heldout.src-tgt"
 GOLD = SYNTHETIC / "heldout.gold"
 

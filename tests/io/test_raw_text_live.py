@@ -10,7 +10,6 @@ import os
 import select
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,11 +20,11 @@ from align_cli.io.live import LineFeed, is_live, live_windows
 from align_cli.signature import Signature, with_tokenize
 from align_cli.types import AlignmentResult, SentencePair
 from tests.cli_runner import run_cli
+from tests.paths import ROOT, SYNTHETIC
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-MODEL = Path(__file__).resolve().parent / "data" / "synthetic" / "fwd"
-ROOT = Path(__file__).resolve().parent.parent
+MODEL = SYNTHETIC / "fwd"
 
 
 def _spans_hold(text: str, words, offsets) -> None:

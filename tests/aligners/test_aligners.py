@@ -10,8 +10,6 @@ that belongs to the other kind of model, by name, in one line.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -29,8 +27,8 @@ from align_cli.settings import (
     EmbeddingOptions,
     EmbeddingSettings,
 )
+from tests.paths import SYNTHETIC
 
-SYNTHETIC = Path(__file__).parent / "data" / "synthetic"
 FWD, REV = str(SYNTHETIC / "fwd"), str(SYNTHETIC / "rev")
 SYMMETRIC = AlignmentSettings(symmetrize="grow-diag-final-and")
 # Small budgets, so that 9 pairs span windows and batches and get reordered by length.

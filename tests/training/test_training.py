@@ -27,8 +27,8 @@ from align_cli.tools.evaluate import evaluate
 from align_cli.training.run_state import CHECKPOINT_FILE, STATE_FOLDER
 from align_cli.training.trainer import train
 from tests.cli_runner import run_cli
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = ROOT / "tests" / "data" / "synthetic"
 BASE = SYNTHETIC / "fwd"
 HELDOUT_PAIRS = 100

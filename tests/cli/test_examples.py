@@ -16,9 +16,7 @@ from pathlib import Path
 import pytest
 
 from align_cli.tools.transfer import is_tag, split_tokens
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-SYNTHETIC = Path(__file__).resolve().parents[1] / "tests" / "data" / "synthetic"
+from tests.paths import EXAMPLES, SYNTHETIC
 
 
 def run_example(name: str, *args: object, cwd: Path) -> str:

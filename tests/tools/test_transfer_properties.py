@@ -11,6 +11,7 @@ from lxml import etree
 from align_cli.tools.markup import is_tag, split_tokens, whitespace_spans
 from align_cli.tools.transfer import interleave, target_sequence, transfer_into
 from align_cli.tools.xliff import XliffDocument
+from tests.paths import BENCHMARKS
 from tests.xliff_helpers import CONTENT_CODES, NAMESPACES, codes
 
 # Per version: a code with content, a standalone code, a begin/end pair.
@@ -203,9 +204,8 @@ def _pieces(text: str) -> list[str]:
 def _benchmark():
     import importlib.util
     import sys
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_transfer.py"
+    path = BENCHMARKS / "bench_transfer.py"
     spec = importlib.util.spec_from_file_location("bench_transfer", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("bench_transfer", module)  # dataclasses look their module up

@@ -13,7 +13,7 @@ is therefore left out of the comparison (it is tested in tests/test_signature.py
 (recorded again).
 
 To record again after an *intended* change of output: ``XALIGN_RECORD_GOLDEN=1 pytest
-tests/test_golden_outputs.py``, then review the diff of ``tests/data/golden`` like code.
+tests/cli/test_golden_outputs.py``, then review the diff of ``tests/data/golden`` like code.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 
 from tests.cli_runner import run_cli
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = ROOT / "tests" / "data" / "synthetic"
 GOLDEN = ROOT / "tests" / "data" / "golden"
 RECORD = os.environ.get("XALIGN_RECORD_GOLDEN") == "1"

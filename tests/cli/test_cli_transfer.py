@@ -10,9 +10,9 @@ import pytest
 from align_cli.io.formats import read_pharaoh
 from align_cli.tools.transfer import transfer_into
 from tests.cli_runner import run_cli
+from tests.paths import SYNTHETIC
 from tests.xliff_helpers import EXAMPLES, assert_valid
 
-SYNTHETIC = Path(__file__).resolve().parent / "data" / "synthetic"
 V12, V20, LINKS = (EXAMPLES / n for n in ("ui.en-fr.v12.xlf", "ui.en-fr.v20.xlf", "ui.en-fr.links"))
 
 

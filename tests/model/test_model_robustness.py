@@ -24,8 +24,9 @@ import pytest
 
 from align_cli.cli import main
 from tests.families import single_thread
+from tests.paths import ROOT
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = ROOT
 MODEL = REPO / "tests" / "data" / "synthetic" / "fwd"
 HELDOUT = REPO / "tests" / "data" / "synthetic" / "heldout.src-tgt"
 CACHED_ID = "xalign-tests/tiny-marian"

@@ -1,0 +1,1 @@
+"""Tests of align_cli.jobs."""
