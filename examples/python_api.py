@@ -116,6 +116,30 @@ for name, settings in alternatives.items():
     print(f"{name:10} {fields:46} AER {100 * aer:.1f}%")
 
 # %% [markdown]
+# ## Is the difference real?
+# With `keep_counts=True` an evaluation keeps each sentence's link counts; `compare`
+# resamples the sentences (a seeded paired bootstrap) and says, for every measure, how
+# sure the difference between two predictions is. On 100 pairs, a small difference is
+# often within the noise.
+
+# %%
+from align_cli.tools.bootstrap import compare, counts_matrix  # noqa: E402
+
+argmax = AttentionAligner(model, AlignmentSettings(method="argmax"))
+argmax_links = [r.links for r in argmax.align_texts(sources[:count], targets[:count])]
+gold_sets = [(g.sure, g.possible) for g in gold[:count]]
+default_counts = evaluate(gold_sets, predicted, keep_counts=True).sentence_counts
+argmax_counts = evaluate(gold_sets, argmax_links, keep_counts=True).sentence_counts
+comparison = compare(counts_matrix(default_counts), counts_matrix(argmax_counts), seed=0)
+test = comparison.tests["aer"]
+low, high = comparison.intervals[0]["aer"].low, comparison.intervals[0]["aer"].high
+print(f"default AER 95% interval: {100 * low:.1f} to {100 * high:.1f}")
+print(
+    f"default - argmax: AER {100 * test.difference:+.2f} points, 95% interval "
+    f"{100 * test.interval.low:+.2f} to {100 * test.interval.high:+.2f}, p = {test.p_value:.3f}"
+)
+
+# %% [markdown]
 # ## Look at it
 # `view_from_result` turns a result (and its gold) into what `xalign show` draws:
 # a grid in the terminal, or a PNG/SVG/PDF with matplotlib.

@@ -104,6 +104,9 @@ def test_python_api(synthetic_model, tmp_path):
     assert "columns sum to 1: True" in output
     aer = float(re.search(r"held-out pairs: AER (\d+\.\d)%", output).group(1))
     assert 0 <= aer < 50  # a trained model aligns its own language far better than chance
+    low, high = map(float, re.search(r"AER 95% interval: (\S+) to (\S+)", output).groups())
+    assert low <= aer <= high  # the interval holds the score it is drawn around
+    assert re.search(r"default - argmax: AER [+-]\d+\.\d\d points, .*p = [01]\.\d{3}", output)
     figure = re.search(r"figure: (\S+\.png)", output)
     assert figure and Path(figure.group(1)).stat().st_size > 5_000
 
