@@ -180,6 +180,16 @@ class EmbeddingSettings:
         )
 
 
+def check_threshold_method(method: str, where: str = "") -> None:
+    """Refuse a threshold given for a method that reads none (``where`` says where the
+    method came from, when not from the options)."""
+    if method not in DEFAULT_THRESHOLDS:
+        raise XalignError(
+            "--threshold applies to --method threshold or softmax_threshold; the method "
+            f"here is {method}{where}"
+        )
+
+
 # --------------------------------------------------------------------------- presets
 
 

@@ -21,7 +21,13 @@ from align_cli.aligners.base import Aligner
 from align_cli.errors import XalignError
 from align_cli.model.loading import LoadedModel
 from align_cli.model_settings import MODEL_SETTINGS_FILE, apply_model_settings, read_model_settings
-from align_cli.settings import AlignerSpec, AlignmentSettings, BatchingSettings, default_layers
+from align_cli.settings import (
+    AlignerSpec,
+    AlignmentSettings,
+    BatchingSettings,
+    check_threshold_method,
+    default_layers,
+)
 from align_cli.signature import Signature, alignment_signature
 from align_cli.stages.aggregation import null_scores, sentence_matrix, word_scores
 from align_cli.stages.attention import CrossAttentionReader, decoder_layers
@@ -69,8 +75,14 @@ def settings_for_model(
     folder = Path(loaded.source)
     recorded = read_model_settings(folder) if folder.is_dir() else None
     if recorded is None:
-        return settings or AlignmentSettings(), None
-    return apply_model_settings(recorded, settings or recorded, fields_given), MODEL_SETTINGS_FILE
+        final, source = settings or AlignmentSettings(), None
+    else:
+        final = apply_model_settings(recorded, settings or recorded, fields_given)
+        source = MODEL_SETTINGS_FILE
+    if "threshold" in fields_given and "method" not in fields_given:
+        # Checked here for a hub model, whose recorded settings are known only now.
+        check_threshold_method(final.method, f" ({source})" if source else "")
+    return final, source
 
 
 def spec_settings(loaded: LoadedModel, spec: AlignerSpec) -> tuple[AlignmentSettings, str | None]:

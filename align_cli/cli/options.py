@@ -8,13 +8,13 @@ torch-free modules are imported here, so that every command's ``--help`` is inst
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import click
 
-from align_cli.errors import XalignError
+from align_cli.model_settings import read_model_settings
 from align_cli.settings import (
-    DEFAULT_THRESHOLDS,
     EXTRACTION_METHODS,
     GRANULARITIES,
     POOLINGS,
@@ -24,6 +24,7 @@ from align_cli.settings import (
     AlignmentSettings,
     BatchingSettings,
     EmbeddingOptions,
+    check_threshold_method,
     parse_heads,
     parse_layers,
     resolve_settings,
@@ -257,12 +258,14 @@ def aligner_spec(
 ) -> AlignerSpec:
     """The aligner the options describe (options not given are ``None``)."""
     named = None if preset in (None, AUTO_PRESET) else preset
-    chosen_method = method or PRESETS[named or "default"].settings.method
-    if threshold is not None and chosen_method not in DEFAULT_THRESHOLDS:
-        raise XalignError(
-            "--threshold applies to --method threshold or softmax_threshold; the method "
-            f"here is {chosen_method}"
-        )
+    if threshold is not None and method is None and named is None:
+        # No preset named: a model folder's own settings (xalign.json) decide the method;
+        # a hub model's are checked once it is loaded (aligners.attention).
+        recorded = read_model_settings(model) if Path(model).is_dir() else None
+        chosen_method = (recorded or PRESETS["default"].settings).method
+        check_threshold_method(chosen_method, "" if recorded is None else f" ({model}/xalign.json)")
+    elif threshold is not None:
+        check_threshold_method(method or PRESETS[named or "default"].settings.method)
     fields_given = {
         "layers": layers,
         "heads": heads,

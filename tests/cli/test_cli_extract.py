@@ -215,3 +215,57 @@ def test_python_api_dispatches_encoder_only_models_like_the_cli(tmp_path, shared
     results = list(align_cli.align(["le chat dort"], ["the cat sleeps"], model=str(folder)))
     assert len(results) == 1 and results[0].links
     assert all(0 <= i < 3 and 0 <= j < 3 for i, j in results[0].links)
+
+
+def test_a_threshold_alone_adjusts_the_threshold_a_model_folder_records(tmp_path):
+    # A folder from `xalign train` may record a threshold extraction: --threshold alone then
+    # changes its value (it was refused, checked against the default preset's method).
+    import shutil
+
+    from align_cli.model_settings import write_model_settings
+    from align_cli.settings import AlignmentSettings
+    from tests.paths import SYNTHETIC
+
+    folder = tmp_path / "taught"
+    shutil.copytree(SYNTHETIC / "fwd", folder)
+    recorded = AlignmentSettings(layers=(0,), heads=(0,), method="threshold", threshold=0.3)
+    write_model_settings(folder, recorded, {"teacher": "a test"})
+    corpus = tmp_path / "three.src-tgt"
+    lines = (SYNTHETIC / "heldout.src-tgt").read_text(encoding="utf-8").splitlines()[:3]
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    result = run_cli(["extract", "-i", corpus, "-m", folder, "--threshold", "0.5"])
+    assert result.exit_code == 0, result.stderr
+    assert "|settings:xalign.json|layer:0|heads:0|" in result.stderr
+    assert "extract:threshold>0.5" in result.stderr and len(result.stdout.splitlines()) == 3
+    # A method that reads no threshold is still refused, in one line, before loading.
+    refused = run_cli(["extract", "-i", corpus, "-m", folder, "--threshold", "0.5",
+                       "--method", "inter"])  # fmt: skip
+    assert refused.exit_code == 2 and "the method here is inter" in refused.stderr
+    # A model without recorded settings: the default preset's method (inter) is named.
+    plain = run_cli(["extract", "-i", corpus, "-m", SYNTHETIC / "fwd", "--threshold", "0.5"])
+    assert plain.exit_code == 2 and "the method here is inter" in plain.stderr
+    # The recorded method is named with the file it came from.
+    write_model_settings(folder, AlignmentSettings(method="itermax"), {"teacher": "a test"})
+    named = run_cli(["extract", "-i", corpus, "-m", folder, "--threshold", "0.5"])
+    assert named.exit_code == 2 and f"itermax ({folder}/xalign.json)" in named.stderr
+
+
+def test_a_loaded_models_recorded_method_is_checked_against_a_given_threshold(tmp_path):
+    # What a hub model (whose xalign.json is known only once it is downloaded) goes
+    # through: the check after loading.
+    from types import SimpleNamespace
+
+    from align_cli.aligners.attention import settings_for_model
+    from align_cli.errors import XalignError
+    from align_cli.model_settings import write_model_settings
+    from align_cli.settings import AlignmentSettings
+
+    write_model_settings(tmp_path, AlignmentSettings(method="argmax"), {})
+    loaded = SimpleNamespace(source=str(tmp_path))
+    given = AlignmentSettings(threshold=0.5)
+    with pytest.raises(XalignError, match=r"the method here is argmax \(xalign.json\)"):
+        settings_for_model(loaded, given, ("threshold",))
+    write_model_settings(tmp_path, AlignmentSettings(method="threshold"), {})
+    settings, source = settings_for_model(loaded, given, ("threshold",))
+    assert (settings.method, settings.threshold, source) == ("threshold", 0.5, "xalign.json")
