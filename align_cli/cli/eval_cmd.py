@@ -302,8 +302,8 @@ def _interval(interval: Interval, *, signed: bool = False) -> str:
     return f"[{100 * interval.low:{sign}.2f}, {100 * interval.high:{sign}.2f}]"
 
 
-def _p_value(test: PairedTest, *, prefix: str = "") -> str:
-    return f"{prefix}{'= ' if prefix else ''}{test.p_value:.4g}"
+def _p_value(test: PairedTest) -> str:
+    return f"{test.p_value:.4g}"
 
 
 def print_comparison(
@@ -341,7 +341,7 @@ def print_comparison(
     console.print(
         Text(
             f"AER: A − B = {100 * aer.difference:+.2f} points, {level} interval "
-            f"{_interval(aer.interval, signed=True)}, {_p_value(aer, prefix='p ')}: "
+            f"{_interval(aer.interval, signed=True)}, p = {_p_value(aer)}: "
             f"{'' if significant else 'not '}significant at the "
             f"{100 * (1 - uncertainty.confidence):g}% level"
         ),
